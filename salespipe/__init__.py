@@ -1,0 +1,23 @@
+"""salespipe: the Dynamics 365 sales process as stage transitions over DuckDB."""
+
+from . import catalog, invoices, leads, machine, opportunities, orders, quotes
+from .db import SCHEMA_VERSION, Database, connect
+from .errors import Busy, InvalidTransition, NotFound, SalespipeError, ValidationError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Busy",
+    "Database",
+    "InvalidTransition",
+    "NotFound",
+    "SalespipeError",
+    "ValidationError",
+    "catalog",
+    "connect",
+    "invoices",
+    "leads",
+    "machine",
+    "opportunities",
+    "orders",
+    "quotes",
+]

@@ -1,0 +1,230 @@
+"""Connecting, the schema and its migrations, and short-lived transactions.
+
+A DuckDB file admits one writer process, and a reader in another process blocks it too. Every
+JupyterLab kernel and voila visitor is a process, so a `Database` never holds the file between
+calls: each operation opens a connection, does its work in one transaction and closes it. A lock
+conflict at open is retried with backoff until `busy_timeout` seconds have passed, then `Busy`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from .errors import Busy, SalespipeError, ValidationError
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The schema migrations shipped with the package: (version, name, sql), in order."""
+    folder = resources.files("salespipe") / "sql" / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+SCHEMA_VERSION = max(v for v, _, _ in migrations())
+
+
+def default_path() -> Path:
+    """SALESPIPE_DB, else data/salespipe.duckdb under the nearest folder (cwd or above) with data/."""
+    env = os.environ.get("SALESPIPE_DB")
+    if env:
+        return Path(env)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "data").is_dir():
+            return folder / "data" / "salespipe.duckdb"
+    return here / "data" / "salespipe.duckdb"
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and any(m in str(exc) for m in _LOCK_MARKERS)
+
+
+class Database:
+    """A handle on a salespipe database. It does not hold the file open between calls.
+
+    Use `sp.connect()` to get one. `db.sql(query, params)` answers ad-hoc SQL as a DataFrame;
+    the stage modules (`sp.leads`, `sp.quotes`, ...) take the handle as their first argument.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float) -> None:
+        self.path = str(path)
+        self.memory = self.path == ":memory:"
+        self.busy_timeout = float(busy_timeout)
+        self._memory_con: duckdb.DuckDBPyConnection | None = None
+        self._mutex = threading.RLock()
+        if self.memory:
+            self._memory_con = duckdb.connect(":memory:")
+
+    def __repr__(self) -> str:
+        return f"<salespipe.Database {self.path!r} schema v{SCHEMA_VERSION}>"
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _open(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """Open the file, retrying lock conflicts with jittered backoff up to busy_timeout."""
+        if read_only and not os.path.exists(self.path):
+            read_only = False
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.005
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return duckdb.connect(self.path, read_only=read_only)
+            except duckdb.Error as exc:
+                if not _is_lock_conflict(exc):
+                    raise
+                now = time.monotonic()
+                if now >= deadline:
+                    raise Busy(
+                        f"{self.path} stayed locked by another process for {self.busy_timeout:g} s "
+                        f"({attempts} attempts): close the other writer (a notebook kernel, voila, "
+                        "a CLI run) or raise busy_timeout, e.g. sp.connect(busy_timeout=30)"
+                    ) from exc
+                time.sleep(min(delay * random.uniform(0.5, 1.5), deadline - now))
+                delay = min(delay * 2, 0.2)
+
+    @contextmanager
+    def connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection (the shared one for :memory:)."""
+        if self.memory:
+            with self._mutex:
+                yield self._memory_con  # type: ignore[misc]
+            return
+        con = self._open(read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One DuckDB transaction: everything inside commits together or not at all."""
+        with self.connection() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                raise
+            con.execute("COMMIT")
+
+    # -- the analyst's surface --------------------------------------------------------------
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run SQL and return a DataFrame. Pure SELECTs open the file read-only.
+
+        Bind values with `?` or `$name` placeholders: db.sql("SELECT * FROM leads WHERE owner = ?", ["maria"]).
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise ValidationError("query must be a non-empty SQL string", field="query", value=query)
+        try:
+            statements = duckdb.extract_statements(query)
+        except duckdb.Error as exc:
+            raise ValidationError(f"the SQL does not parse: {exc}", field="query", value=query) from None
+        read_only = all(s.type == duckdb.StatementType.SELECT for s in statements)
+        with self.connection(read_only=read_only) as con:
+            try:
+                return con.execute(query, params).df() if params is not None else con.execute(query).df()
+            except duckdb.Error as exc:
+                raise ValidationError(f"the query failed: {exc}", field="query", value=query) from None
+
+    def tables(self) -> list[str]:
+        """Names of the tables and views an analyst can query."""
+        df = self.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1")
+        return df["table_name"].tolist()
+
+    def schema_version(self) -> int:
+        """The schema version stored in the database."""
+        with self.connection(read_only=True) as con:
+            return _stored_version(con)
+
+    def close(self) -> None:
+        """Release the in-memory database (file databases hold nothing between calls)."""
+        if self._memory_con is not None:
+            self._memory_con.close()
+            self._memory_con = None
+
+
+def _stored_version(con: duckdb.DuckDBPyConnection) -> int:
+    has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'").fetchall()[
+        0
+    ][0]
+    if not has:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+
+
+def migrate(db: Database) -> int:
+    """Bring the schema up to this package's version; refuse a database from a newer one."""
+    with db.transaction() as con:
+        version = _stored_version(con)
+        if version > SCHEMA_VERSION:
+            raise SalespipeError(
+                f"{db.path} has schema version {version}, newer than this salespipe understands "
+                f"({SCHEMA_VERSION}): upgrade salespipe (pip install -U salespipe) to open it"
+            )
+        if version == 0:
+            con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+        for number, name, sql in migrations():
+            if number > version:
+                con.execute(sql)
+                con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+        return max(version, SCHEMA_VERSION)
+
+
+def connect(path: str | os.PathLike[str] | None = None, *, busy_timeout: float | None = None) -> Database:
+    """Open (creating or migrating) a salespipe database.
+
+    path: a file, ":memory:" for tests, or None for SALESPIPE_DB, else data/salespipe.duckdb.
+    busy_timeout: seconds to keep retrying while another process holds the file
+    (default SALESPIPE_BUSY_TIMEOUT, else 5).
+    """
+    if path is None:
+        path = default_path()
+    if busy_timeout is None:
+        busy_timeout = float(os.environ.get("SALESPIPE_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT))
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = Database(path, busy_timeout=busy_timeout)
+    migrate(db)
+    return db
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[str]:
+    """Expose a DataFrame to SQL as `name` for the duration of a block."""
+    con.register(name, frame)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
+def first(result: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The first row of an executed query, or None; the result is consumed in full.
+
+    (DuckDB 2 keeps a result open after fetchone(), blocking the next statement.)
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None

@@ -1,0 +1,151 @@
+"""Invoices: created by orders.create_invoice; payments move them from new to partial to paid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from . import check, machine
+from .db import Database, first, registered
+from .errors import NotFound, ValidationError
+
+
+@dataclass(frozen=True)
+class InvoiceTotals:
+    """An invoice's totals and what has been paid against it."""
+
+    detail: Decimal
+    discount: Decimal
+    pre_freight: Decimal
+    freight: Decimal
+    tax: Decimal
+    total: Decimal
+    paid: Decimal
+    balance: Decimal
+
+
+def totals(db: Database, invoice: int) -> InvoiceTotals:
+    """Totals, amount paid and balance of an invoice."""
+    invoice = check.ident(invoice, "invoice")
+    with db.connection(read_only=True) as con:
+        row = first(
+            con.execute(
+                """SELECT detail, discount, pre_freight, freight, tax, total, paid, balance
+               FROM v_invoice_totals WHERE invoice_id = ?""",
+                [invoice],
+            )
+        )
+    if row is None:
+        raise NotFound("invoice", invoice)
+    return InvoiceTotals(*row)
+
+
+def record_payment(
+    db: Database,
+    invoice: int,
+    amount: Decimal | int | str,
+    *,
+    at: object = None,
+    actor: str | None = None,
+    note: str | None = None,
+) -> int:
+    """Record a payment against an active invoice; it becomes partial, or paid when the balance is 0.
+
+    Returns the payment id. A payment above the balance is refused.
+    """
+    invoice = check.ident(invoice, "invoice")
+    frame = pd.DataFrame({"invoice_id": [invoice], "amount": pd.array([check.money(amount, "amount")], dtype=object)})
+    return int(record_payments(db, frame, at=at, actor=actor, note=note)[0])
+
+
+def record_payments(
+    db: Database, payments: pd.DataFrame, *, at: object = None, actor: str | None = None, note: str | None = None
+) -> np.ndarray:
+    """Record one payment each on many invoices (columns invoice_id, amount, optional paid_at).
+
+    All or nothing: an unknown or inactive invoice, a non-positive amount or one above the
+    balance fails the whole call, listing each failing row. Returns the payment ids in order.
+    """
+    if not isinstance(payments, pd.DataFrame) or not {"invoice_id", "amount"} <= set(payments.columns):
+        raise ValidationError("payments must be a DataFrame with invoice_id and amount columns", field="payments")
+    n = len(payments)
+    if n == 0:
+        return np.array([], dtype=np.int64)
+    ids = check.idents(payments["invoice_id"].to_numpy(), "invoice_id")
+    frame = pd.DataFrame(
+        {
+            "_row": np.arange(n),
+            "invoice_id": np.asarray(ids, dtype=np.int64),
+            "raw": payments["amount"].map(str).to_numpy(dtype=object),
+        }
+    )
+    stamps = machine.at_column(payments["paid_at"] if "paid_at" in payments.columns else at, n)
+    frame["ts"] = stamps if np.ndim(stamps) else [stamps] * n
+    with db.transaction() as con, registered(con, "_pay_in", frame):
+        machine.require(con, "invoice", "record_payment", ids)
+        bad = con.execute(
+            """SELECT p._row, p.invoice_id,
+                      CASE WHEN TRY_CAST(p.raw AS DECIMAL(38,6)) IS NULL THEN 'amount ' || p.raw || ' is not a number'
+                           WHEN p.raw::DECIMAL(38,6) <= 0 THEN 'amount must be greater than 0'
+                           WHEN p.raw::DECIMAL(38,6) <> round(p.raw::DECIMAL(38,6), 2) THEN 'amount has more than 2 decimals'
+                           ELSE 'amount ' || p.raw || ' exceeds the balance ' || t.balance END
+               FROM _pay_in p JOIN v_invoice_totals t ON t.invoice_id = p.invoice_id
+               WHERE TRY_CAST(p.raw AS DECIMAL(38,6)) IS NULL OR p.raw::DECIMAL(38,6) <= 0
+                  OR p.raw::DECIMAL(38,6) <> round(p.raw::DECIMAL(38,6), 2) OR p.raw::DECIMAL(38,6) > t.balance
+               ORDER BY p._row LIMIT 100"""
+        ).fetchall()
+        if bad:
+            row, inv, problem = bad[0]
+            raise ValidationError(f"invoice {inv}: {problem}", field="amount", failures=bad)
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _pay_new AS
+               SELECT nextval('payment_seq') AS payment_id, p._row, p.invoice_id, p.raw::DECIMAL(18,2) AS amount, p.ts,
+                      CASE WHEN p.raw::DECIMAL(18,2) = t.balance THEN 'complete' ELSE 'partial' END AS to_status
+               FROM _pay_in p JOIN v_invoice_totals t ON t.invoice_id = p.invoice_id"""
+        )
+        con.execute(
+            "INSERT INTO payments (payment_id, invoice_id, amount, paid_at, note) "
+            "SELECT payment_id, invoice_id, amount, ts, ? FROM _pay_new",
+            [check.text(note, "note")],
+        )
+        moves = con.execute("SELECT invoice_id, to_status, ts FROM _pay_new ORDER BY _row").df()
+        paid = (moves["to_status"] == "complete").to_numpy()
+        machine.apply(
+            con,
+            "invoice",
+            "record_payment",
+            moves["invoice_id"].to_numpy(),
+            to=moves["to_status"].tolist(),
+            at=moves["ts"],
+            actor=actor,
+            note=note,
+            values={"closed_at": pd.array(np.where(paid, moves["ts"].to_numpy(), np.datetime64("NaT")))},
+        )
+        new_ids = con.execute("SELECT payment_id FROM _pay_new ORDER BY _row").fetchnumpy()["payment_id"]
+        con.execute("DROP TABLE _pay_new")
+    return np.asarray(new_ids, dtype=np.int64)
+
+
+def cancel(db: Database, invoice: int, *, at: object = None, actor: str | None = None, note: str | None = None) -> None:
+    """Cancel an active invoice that has no payments."""
+    cancel_many(db, [check.ident(invoice, "invoice")], at=at, actor=actor, note=note)
+
+
+def cancel_many(
+    db: Database,
+    ids: Sequence[int] | np.ndarray,
+    *,
+    at: object = None,
+    actor: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Cancel many active invoices without payments."""
+    ids = check.idents(ids, "ids")
+    with db.transaction() as con:
+        machine.apply(
+            con, "invoice", "cancel", ids, at=at, actor=actor, note=check.text(note, "note"), stamp="closed_at"
+        )

@@ -1,0 +1,437 @@
+"""Leads: create, qualify (into contact + account + opportunity), disqualify, reactivate.
+
+Every single-record action is the bulk action applied to one record, so both go through the
+same set-based SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from . import check, machine
+from .db import Database, registered
+from .errors import ValidationError
+
+TEXT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "company", "topic", "source", "owner")
+FIELDS = (*TEXT_FIELDS, "estimated_value", "status", "created_at")
+DISQUALIFY_REASONS = machine.STATES["lead"]["disqualified"]
+DEFAULT_PROBABILITY = 10
+
+
+@dataclass(frozen=True)
+class Qualification:
+    """What qualifying a lead produced; *_matched says an existing record was reused."""
+
+    lead_id: int
+    account_id: int | None
+    contact_id: int | None
+    opportunity_id: int | None
+    account_matched: bool
+    contact_matched: bool
+
+
+def create(
+    db: Database,
+    *,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    job_title: str | None = None,
+    company: str | None = None,
+    topic: str | None = None,
+    source: str | None = None,
+    owner: str | None = None,
+    estimated_value: Decimal | int | str | None = None,
+    status: str = "new",
+    at: object = None,
+    actor: str | None = None,
+) -> int:
+    """Create an open lead and return its id. It needs a last name or a company."""
+    given = dict(
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+        job_title=job_title,
+        company=company,
+        topic=topic,
+        source=source,
+        owner=owner,
+    )
+    row = {f: check.text(v, f) for f, v in given.items()}
+    row["email"] = check.email(email)
+    row["estimated_value"] = check.money(estimated_value, "estimated_value", optional=True)
+    row["status"] = check.choice(status, "status", machine.STATES["lead"]["open"])
+    if not row["last_name"] and not row["company"]:
+        raise ValidationError("a lead needs a last_name or a company", field="last_name")
+    row["created_at"] = check.timestamp(at)
+    frame = pd.DataFrame({k: [v] for k, v in row.items()})
+    frame["estimated_value"] = frame["estimated_value"].astype(object)
+    return int(create_many(db, frame, actor=actor)[0])
+
+
+def _validate_frame(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str]]:
+    """Per-row problems of the registered `_lead_in` frame: (row, field, message)."""
+    checks = [
+        (
+            "last_name",
+            "coalesce(trim(last_name), '') = '' AND coalesce(trim(company), '') = ''",
+            "'a lead needs a last_name or a company'",
+        ),
+        (
+            "email",
+            f"email IS NOT NULL AND trim(email) <> '' AND NOT regexp_full_match(trim(email), '{check.EMAIL_SQL_RE}')",
+            "'email ' || email || ' does not look like an email address'",
+        ),
+        ("estimated_value", "ev_raw IS NOT NULL AND ev IS NULL", "'estimated_value ' || ev_raw || ' is not a number'"),
+        ("estimated_value", "ev < 0", "'estimated_value must not be negative'"),
+        ("estimated_value", "ev <> round(ev, 2)", "'estimated_value has more than 2 decimal places'"),
+        ("status", "status NOT IN ('new', 'contacted')", "'status must be new or contacted, got ' || status"),
+        ("created_at", "created_at IS NULL", "'created_at is missing or not a datetime'"),
+    ]
+    checks += [
+        (f, f"length({f}) > {check.MAX_TEXT}", f"'{f} is longer than {check.MAX_TEXT} characters'") for f in TEXT_FIELDS
+    ]
+    union = " UNION ALL ".join(
+        f"SELECT _row, '{field}' AS field, {msg} AS message FROM _lead_src WHERE {cond}" for field, cond, msg in checks
+    )
+    return con.execute(f"SELECT * FROM ({union}) ORDER BY _row, field LIMIT 1000").fetchall()
+
+
+def _prepare(frame: pd.DataFrame, at: object) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise ValidationError("leads must be a pandas DataFrame", field="frame")
+    unknown = sorted(set(frame.columns) - set(FIELDS))
+    if unknown:
+        raise ValidationError(
+            f"unknown lead columns: {', '.join(map(str, unknown))}; allowed: {', '.join(FIELDS)}", field=str(unknown[0])
+        )
+    n = len(frame)
+    out = pd.DataFrame({"_row": np.arange(n, dtype=np.int64)})
+    for f in TEXT_FIELDS:
+        col = frame[f] if f in frame.columns else None
+        if col is None:
+            out[f] = pd.Series([None] * n, dtype=object)
+            continue
+        kinds = {type(v) for v in col.dropna()} - {str}
+        if kinds:
+            raise ValidationError(f"{f} must hold text, found {', '.join(sorted(k.__name__ for k in kinds))}", field=f)
+        out[f] = col.to_numpy(dtype=object)
+    ev = frame["estimated_value"] if "estimated_value" in frame.columns else pd.Series([None] * n, dtype=object)
+    if ev.dtype == object:
+        ev = ev.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    out["ev_raw"] = ev.to_numpy(dtype=object) if ev.dtype == object else ev.to_numpy()
+    out["status"] = frame["status"].to_numpy(dtype=object) if "status" in frame.columns else "new"
+    if "created_at" in frame.columns:
+        ts = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+        out["created_at"] = ts.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    else:
+        out["created_at"] = machine.at_column(at, n)
+    return out
+
+
+def create_many(db: Database, frame: pd.DataFrame, *, at: object = None, actor: str | None = None) -> np.ndarray:
+    """Create many open leads from a DataFrame (columns as `create`'s keywords) in one transaction.
+
+    Returns the new ids in row order. If any row is invalid nothing is created and the
+    ValidationError's `failures` lists (row, field, message) for each problem.
+    """
+    src = _prepare(frame, at)
+    if len(src) == 0:
+        return np.array([], dtype=np.int64)
+    with db.transaction() as con, registered(con, "_lead_in", src):
+        con.execute(
+            """CREATE OR REPLACE TEMP VIEW _lead_src AS
+               SELECT *, TRY_CAST(ev_raw AS DECIMAL(38,6)) AS ev FROM _lead_in"""
+        )
+        failures = _validate_frame(con)
+        if failures:
+            first = failures[0]
+            more = f" ({len(failures)} problems; see .failures)" if len(failures) > 1 else ""
+            prefix = f"row {first[0]}: " if len(src) > 1 else ""
+            raise ValidationError(f"{prefix}{first[2]}{more}", field=first[1], failures=failures)
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _lead_new AS
+               SELECT nextval('lead_seq') AS lead_id, * FROM _lead_src"""
+        )
+        con.execute(
+            f"""INSERT INTO leads (lead_id, {", ".join(TEXT_FIELDS)}, estimated_value, created_at, state, status)
+                SELECT lead_id, {", ".join(f"nullif(trim({f}), '')" for f in TEXT_FIELDS)},
+                       ev::DECIMAL(18,2), created_at, 'open', status
+                FROM _lead_new"""
+        )
+        machine.record_creation(
+            con, "lead", "SELECT lead_id AS id, 'open' AS state, status, created_at AS ts FROM _lead_new", actor=actor
+        )
+        ids = con.execute("SELECT lead_id FROM _lead_new ORDER BY _row").fetchnumpy()["lead_id"]
+        con.execute("DROP VIEW _lead_src")
+        con.execute("DROP TABLE _lead_new")
+    return np.asarray(ids, dtype=np.int64)
+
+
+def qualify(
+    db: Database,
+    lead: int,
+    *,
+    create_account: bool = True,
+    create_contact: bool = True,
+    create_opportunity: bool = True,
+    at: object = None,
+    actor: str | None = None,
+) -> Qualification:
+    """Qualify an open lead into a contact, an account and an opportunity, reusing matches.
+
+    An existing contact is reused when its email matches (trimmed, case-insensitive), an
+    existing account when its name matches (ignoring case, punctuation and legal suffixes).
+    """
+    lead = check.ident(lead, "lead")
+    row = qualify_many(
+        db,
+        [lead],
+        create_account=create_account,
+        create_contact=create_contact,
+        create_opportunity=create_opportunity,
+        at=at,
+        actor=actor,
+    ).iloc[0]
+
+    def opt(v: object) -> int | None:
+        return None if pd.isna(v) else int(v)
+
+    return Qualification(
+        lead_id=lead,
+        account_id=opt(row["account_id"]),
+        contact_id=opt(row["contact_id"]),
+        opportunity_id=opt(row["opportunity_id"]),
+        account_matched=bool(row["account_matched"]),
+        contact_matched=bool(row["contact_matched"]),
+    )
+
+
+def qualify_many(
+    db: Database,
+    ids: Sequence[int] | np.ndarray,
+    *,
+    create_account: bool = True,
+    create_contact: bool = True,
+    create_opportunity: bool = True,
+    at: object = None,
+    actor: str | None = None,
+) -> pd.DataFrame:
+    """Qualify many open leads in one set-based transaction (all or none).
+
+    Returns one row per lead: lead_id, account_id, contact_id, opportunity_id,
+    account_matched, contact_matched. `at` is one datetime or one per lead.
+    """
+    ids = check.idents(ids, "ids")
+    flags = {
+        "create_account": check.flag(create_account, "create_account"),
+        "create_contact": check.flag(create_contact, "create_contact"),
+        "create_opportunity": check.flag(create_opportunity, "create_opportunity"),
+    }
+    frame = pd.DataFrame({"lead_id": np.asarray(ids, dtype=np.int64), "ts": machine.at_column(at, len(ids))})
+    with db.transaction() as con, registered(con, "_qualify_in", frame):
+        machine.require(con, "lead", "qualify", ids)
+        result = _qualify(con, flags, actor)
+        machine.apply(
+            con,
+            "lead",
+            "qualify",
+            result["lead_id"].to_numpy(),
+            at=result["ts"].to_numpy(),
+            actor=actor,
+            values={c: result[c].astype("Int64").array for c in ("account_id", "contact_id", "opportunity_id")},
+            stamp="closed_at",
+        )
+    return result.drop(columns=["ts"])
+
+
+def _qualify(con: duckdb.DuckDBPyConnection, flags: dict[str, bool], actor: str | None) -> pd.DataFrame:
+    """The set-based core of qualification over the registered `_qualify_in` (lead_id, at)."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _q AS
+           SELECT l.lead_id, l.first_name, l.last_name, l.email, l.phone, l.job_title, l.company, l.topic,
+                  l.source, l.owner, l.estimated_value, i.ts,
+                  company_key(l.company) AS name_key, email_key(l.email) AS mail_key
+           FROM _qualify_in i JOIN leads l ON l.lead_id = i.lead_id"""
+    )
+    if flags["create_account"]:
+        _match_accounts(con)
+    else:
+        con.execute(
+            "ALTER TABLE _q ADD COLUMN account_id BIGINT; ALTER TABLE _q ADD COLUMN account_matched BOOLEAN DEFAULT false"
+        )
+    if flags["create_contact"]:
+        _match_contacts(con)
+    else:
+        con.execute(
+            "ALTER TABLE _q ADD COLUMN contact_id BIGINT; ALTER TABLE _q ADD COLUMN contact_matched BOOLEAN DEFAULT false"
+        )
+    if flags["create_opportunity"]:
+        _create_opportunities(con, actor)
+    else:
+        con.execute("ALTER TABLE _q ADD COLUMN opportunity_id BIGINT")
+    result = con.execute(
+        """SELECT lead_id, account_id, contact_id, opportunity_id,
+                  coalesce(account_matched, false) AS account_matched,
+                  coalesce(contact_matched, false) AS contact_matched, ts
+           FROM _q ORDER BY lead_id"""
+    ).df()
+    con.execute("DROP TABLE _q")
+    return result
+
+
+def _match_accounts(con: duckdb.DuckDBPyConnection) -> None:
+    """Reuse accounts whose normalized name matches; create one per new name (first lead wins)."""
+    start = con.execute("SELECT coalesce(max(account_id), 0) FROM accounts").fetchall()[0][0]
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _acc_existing AS
+           SELECT name_key, min(account_id) AS account_id FROM accounts
+           WHERE name_key IN (SELECT name_key FROM _q WHERE name_key IS NOT NULL) GROUP BY name_key"""
+    )
+    con.execute(
+        """INSERT INTO accounts (account_id, name, name_key, created_at, lead_id)
+           SELECT nextval('account_seq'), trim(arg_min(company, lead_id)), name_key, arg_min(ts, lead_id), min(lead_id)
+           FROM _q
+           WHERE name_key IS NOT NULL AND name_key NOT IN (SELECT name_key FROM _acc_existing)
+           GROUP BY name_key"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _q AS
+            SELECT q.*, coalesce(e.account_id, n.account_id) AS account_id,
+                   (e.account_id IS NOT NULL OR n.lead_id <> q.lead_id) AS account_matched
+            FROM _q q
+            LEFT JOIN _acc_existing e ON e.name_key = q.name_key
+            LEFT JOIN accounts n ON n.name_key = q.name_key AND n.account_id > {int(start)}"""
+    )
+    con.execute("DROP TABLE _acc_existing")
+
+
+def _match_contacts(con: duckdb.DuckDBPyConnection) -> None:
+    """Reuse contacts whose normalized email matches; create the rest (one per new email)."""
+    start = con.execute("SELECT coalesce(max(contact_id), 0) FROM contacts").fetchall()[0][0]
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _con_existing AS
+           SELECT email_key, min(contact_id) AS contact_id FROM contacts
+           WHERE email_key IN (SELECT mail_key FROM _q WHERE mail_key IS NOT NULL) GROUP BY email_key"""
+    )
+    person = "coalesce(q.last_name, q.first_name) IS NOT NULL"
+    con.execute(
+        f"""INSERT INTO contacts (contact_id, account_id, first_name, last_name, email, email_key, phone,
+                                  job_title, created_at, lead_id)
+            SELECT nextval('contact_seq'), account_id, first_name, last_name, email, mail_key, phone,
+                   job_title, ts, lead_id
+            FROM _q q
+            WHERE {person} AND (
+                mail_key IS NULL
+                OR (mail_key NOT IN (SELECT email_key FROM _con_existing)
+                    AND lead_id = (SELECT min(q2.lead_id) FROM _q q2
+                                   WHERE q2.mail_key = q.mail_key AND coalesce(q2.last_name, q2.first_name) IS NOT NULL)))"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _q AS
+            SELECT q.*, coalesce(e.contact_id, n.contact_id, m.contact_id) AS contact_id,
+                   (e.contact_id IS NOT NULL OR n.lead_id <> q.lead_id) AS contact_matched
+            FROM _q q
+            LEFT JOIN _con_existing e ON e.email_key = q.mail_key AND {person}
+            LEFT JOIN contacts n ON n.email_key = q.mail_key AND n.contact_id > {int(start)} AND {person}
+            LEFT JOIN contacts m ON m.lead_id = q.lead_id AND m.email_key IS NULL AND m.contact_id > {int(start)}"""
+    )
+    con.execute("DROP TABLE _con_existing")
+
+
+def _create_opportunities(con: duckdb.DuckDBPyConnection, actor: str | None) -> None:
+    """One open opportunity per lead, keeping its owner, source, topic and estimated value."""
+    start = con.execute("SELECT coalesce(max(opportunity_id), 0) FROM opportunities").fetchall()[0][0]
+    con.execute(
+        f"""INSERT INTO opportunities (opportunity_id, lead_id, account_id, contact_id, topic, owner, source,
+                                       estimated_value, probability, price_list_id, created_at, state, status)
+            SELECT nextval('opportunity_seq'), q.lead_id,
+                   coalesce(q.account_id, (SELECT c.account_id FROM contacts c WHERE c.contact_id = q.contact_id)),
+                   q.contact_id, q.topic, q.owner, q.source, q.estimated_value, {DEFAULT_PROBABILITY},
+                   (SELECT price_list_id FROM price_lists WHERE is_default), q.ts, 'open', 'in_progress'
+            FROM _q q"""
+    )
+    machine.record_creation(
+        con,
+        "opportunity",
+        f"SELECT opportunity_id AS id, state, status, created_at AS ts FROM opportunities WHERE opportunity_id > {int(start)}",
+        actor=actor,
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _q AS
+            SELECT q.*, o.opportunity_id FROM _q q
+            LEFT JOIN opportunities o ON o.lead_id = q.lead_id AND o.opportunity_id > {int(start)}"""
+    )
+
+
+def disqualify(
+    db: Database,
+    lead: int,
+    *,
+    reason: str = "lost",
+    at: object = None,
+    actor: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Close an open lead as disqualified: lost, cannot_contact, no_longer_interested or canceled."""
+    disqualify_many(db, [check.ident(lead, "lead")], reason=reason, at=at, actor=actor, note=note)
+
+
+def disqualify_many(
+    db: Database,
+    ids: Sequence[int] | np.ndarray,
+    *,
+    reason: str | Sequence[str] = "lost",
+    at: object = None,
+    actor: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Disqualify many open leads; `reason` is one for all or one per lead."""
+    ids = check.idents(ids, "ids")
+    reasons = [reason] if isinstance(reason, str) else list(reason)
+    for r in set(reasons):
+        check.choice(r, "reason", DISQUALIFY_REASONS)
+    with db.transaction() as con:
+        machine.apply(
+            con,
+            "lead",
+            "disqualify",
+            ids,
+            to=reason,
+            at=at,
+            actor=actor,
+            note=check.text(note, "note"),
+            stamp="closed_at",
+        )
+
+
+def reactivate(db: Database, lead: int, *, at: object = None, actor: str | None = None) -> None:
+    """Reopen a disqualified lead (status new)."""
+    reactivate_many(db, [check.ident(lead, "lead")], at=at, actor=actor)
+
+
+def reactivate_many(
+    db: Database, ids: Sequence[int] | np.ndarray, *, at: object = None, actor: str | None = None
+) -> None:
+    """Reopen many disqualified leads."""
+    ids = check.idents(ids, "ids")
+    with db.transaction() as con:
+        machine.apply(con, "lead", "reactivate", ids, at=at, actor=actor, values={"closed_at": None})
+
+
+def get(db: Database, lead: int) -> dict:
+    """One lead as a dict (NotFound if it does not exist)."""
+    from .errors import NotFound
+
+    lead = check.ident(lead, "lead")
+    df = db.sql("SELECT * FROM leads WHERE lead_id = ?", [lead])
+    if df.empty:
+        raise NotFound("lead", lead)
+    return df.iloc[0].to_dict()

@@ -1,0 +1,289 @@
+"""The state machines as data, and the one code path that applies a transition.
+
+Each row of TRANSITIONS says: on `entity`, `action` is allowed from these states (or
+"state:status" pairs) and leads to one of these "state:status" targets (the first is the
+default). `apply` checks a set of records against it, then updates state + status (and any
+other columns) and appends one event per record, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from . import check
+from .errors import InvalidTransition, NotFound, ValidationError
+
+
+@dataclass(frozen=True)
+class Transition:
+    entity: str
+    action: str
+    sources: tuple[str, ...]  # "state" or "state:status"; empty for create
+    targets: tuple[str, ...]  # "state:status"; the first is the default
+
+
+def _t(entity: str, action: str, sources: str, targets: str) -> Transition:
+    return Transition(entity, action, tuple(sources.split()), tuple(targets.split()))
+
+
+# Dynamics 365 states and status reasons (DESIGN.md, "State machines").
+TRANSITIONS: tuple[Transition, ...] = (
+    _t("lead", "create", "", "open:new open:contacted"),
+    _t("lead", "qualify", "open", "qualified:qualified"),
+    _t(
+        "lead",
+        "disqualify",
+        "open",
+        "disqualified:lost disqualified:cannot_contact disqualified:no_longer_interested disqualified:canceled",
+    ),
+    _t("lead", "reactivate", "disqualified", "open:new"),
+    _t("opportunity", "create", "", "open:in_progress open:on_hold"),
+    _t("opportunity", "close_won", "open", "won:won"),
+    _t("opportunity", "close_lost", "open", "lost:canceled lost:out_sold"),
+    _t("opportunity", "reopen", "lost", "open:in_progress"),
+    _t("quote", "create", "", "draft:in_progress"),
+    _t("quote", "activate", "draft", "active:open"),
+    _t("quote", "revise", "active closed:lost closed:canceled", "closed:revised"),
+    # `close` also takes drafts: create_order and close_lost close every open quote, and
+    # revisions are never deleted, so a draft must be closable too.
+    _t("quote", "close", "draft active", "closed:lost closed:canceled"),
+    _t("quote", "create_order", "active", "won:won"),
+    _t("order", "create", "", "active:new"),
+    _t("order", "fulfill", "active", "fulfilled:complete"),
+    _t("order", "cancel", "active", "canceled:no_money"),
+    _t("order", "create_invoice", "fulfilled", "invoiced:invoiced"),
+    _t("invoice", "create", "", "active:new"),
+    _t("invoice", "record_payment", "active", "active:partial paid:complete"),
+    _t("invoice", "cancel", "active:new", "canceled:canceled"),
+)
+
+# entity -> (table, key column)
+TABLES: dict[str, tuple[str, str]] = {
+    "lead": ("leads", "lead_id"),
+    "opportunity": ("opportunities", "opportunity_id"),
+    "quote": ("quotes", "quote_id"),
+    "order": ("orders", "order_id"),
+    "invoice": ("invoices", "invoice_id"),
+}
+
+STATES: dict[str, dict[str, tuple[str, ...]]] = {
+    "lead": {
+        "open": ("new", "contacted"),
+        "qualified": ("qualified",),
+        "disqualified": ("lost", "cannot_contact", "no_longer_interested", "canceled"),
+    },
+    "opportunity": {"open": ("in_progress", "on_hold"), "won": ("won",), "lost": ("canceled", "out_sold")},
+    "quote": {
+        "draft": ("in_progress",),
+        "active": ("open",),
+        "won": ("won",),
+        "closed": ("lost", "canceled", "revised"),
+    },
+    "order": {
+        "active": ("new",),
+        "fulfilled": ("complete",),
+        "invoiced": ("invoiced",),
+        "canceled": ("no_money",),
+    },
+    "invoice": {"active": ("new", "partial"), "paid": ("complete",), "canceled": ("canceled",)},
+}
+
+
+def transition(entity: str, action: str) -> Transition:
+    for t in TRANSITIONS:
+        if t.entity == entity and t.action == action:
+            return t
+    raise KeyError(f"no action {action!r} on {entity}")
+
+
+def allowed_actions(entity: str, state: str, status: str) -> list[str]:
+    """The actions allowed on a record in this state and status."""
+    return [t.action for t in TRANSITIONS if t.entity == entity and _matches(t, state, status)]
+
+
+def _matches(t: Transition, state: str, status: str) -> bool:
+    return any(s == state or s == f"{state}:{status}" for s in t.sources)
+
+
+def as_frame() -> pd.DataFrame:
+    """The state-machine table, one row per (entity, action, from, to), for reading."""
+    rows = [(t.entity, t.action, " / ".join(t.sources) or "(new)", target) for t in TRANSITIONS for target in t.targets]
+    return pd.DataFrame(rows, columns=["entity", "action", "from", "to"])
+
+
+def _target(t: Transition, to: str | None) -> tuple[str, str]:
+    if to is None:
+        target = t.targets[0]
+    else:
+        matches = [x for x in t.targets if x == to or x.split(":")[1] == to]
+        if not matches:
+            names = ", ".join(x.split(":")[1] for x in t.targets)
+            raise ValidationError(
+                f"{t.entity} {t.action} leads to one of: {names}; got {to!r}", field="status", value=to
+            )
+        target = matches[0]
+    state, status = target.split(":")
+    return state, status
+
+
+def _source_sql(t: Transition) -> str:
+    parts = []
+    for s in t.sources:
+        if ":" in s:
+            state, status = s.split(":")
+            parts.append(f"(e.state = '{state}' AND e.status = '{status}')")
+        else:
+            parts.append(f"e.state = '{s}'")
+    return " OR ".join(parts) if parts else "false"
+
+
+def at_column(at: object, n: int) -> object:
+    """`at` as a scalar naive-UTC datetime or an array of them (one per row)."""
+    if at is None or isinstance(at, str | dt.date | pd.Timestamp):
+        return check.timestamp(at)
+    try:
+        values = pd.to_datetime(pd.Series(list(at) if not isinstance(at, pd.Series) else at), utc=True)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"at must hold datetimes: {exc}", field="at") from None
+    if len(values) != n:
+        raise ValidationError(f"at has {len(values)} values for {n} records", field="at")
+    if values.isna().any():
+        raise ValidationError("at has missing values", field="at")
+    return values.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
+def apply(
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    action: str,
+    ids: Sequence[int] | np.ndarray,
+    *,
+    at: object = None,
+    to: str | Sequence[str] | None = None,
+    actor: str | None = None,
+    note: str | None = None,
+    values: Mapping[str, object] | None = None,
+    stamp: str | None = None,
+) -> None:
+    """Check and apply `action` to the records `ids` of `entity`, in the caller's transaction.
+
+    to: the target status (one for all, or one per record); values: more columns to set
+    (a scalar for all, or one per record); stamp: a timestamp column to set to `at`.
+    Raises NotFound or InvalidTransition (listing every failing record) before writing anything.
+    """
+    t = transition(entity, action)
+    table, key = TABLES[entity]
+    ids = np.asarray(ids, dtype=np.int64)
+    n = len(ids)
+    if n == 0:
+        return
+    frame: dict[str, object] = {"id": ids, "ts": at_column(at, n)}
+    if to is None or isinstance(to, str):
+        state, status = _target(t, to)
+        frame["to_state"], frame["to_status"] = state, status
+    else:
+        pairs = [_target(t, x) for x in to]
+        if len(pairs) != n:
+            raise ValidationError(f"status has {len(pairs)} values for {n} records", field="status")
+        frame["to_state"] = [p[0] for p in pairs]
+        frame["to_status"] = [p[1] for p in pairs]
+    frame["actor"] = actor
+    frame["note"] = note
+    extra = dict(values or {})
+    if stamp:
+        extra[stamp] = None  # filled from `at` below
+    for i, (col, val) in enumerate(extra.items()):
+        if col != stamp:
+            frame[f"v{i}"] = val
+    df = pd.DataFrame({k: (v if np.ndim(v) else [v] * n) for k, v in frame.items()})
+    con.register("_transition", df)
+    try:
+        _check_relation(con, t, "_transition")
+        con.execute(
+            f"""INSERT INTO events (event_id, entity, entity_id, action, from_state, from_status,
+                                    to_state, to_status, "at", actor, note)
+                SELECT nextval('event_seq'), '{entity}', t.id, '{action}', e.state, e.status,
+                       t.to_state, t.to_status, t.ts, t.actor, t.note
+                FROM _transition t JOIN {table} e ON e.{key} = t.id"""
+        )
+        sets = ["state = t.to_state", "status = t.to_status"]
+        for i, col in enumerate(extra):
+            sets.append(f"{col} = t.ts" if col == stamp else f"{col} = t.v{i}")
+        con.execute(f"UPDATE {table} SET {', '.join(sets)} FROM _transition t WHERE {table}.{key} = t.id")
+    finally:
+        con.unregister("_transition")
+
+
+def require(con: duckdb.DuckDBPyConnection, entity: str, action: str, ids: Sequence[int] | np.ndarray) -> None:
+    """Raise NotFound or InvalidTransition unless every record may take `action` now."""
+    t = transition(entity, action)
+    con.register("_check_ids", pd.DataFrame({"id": np.asarray(ids, dtype=np.int64)}))
+    try:
+        _check_relation(con, t, "_check_ids")
+    finally:
+        con.unregister("_check_ids")
+
+
+def _check_relation(con: duckdb.DuckDBPyConnection, t: Transition, relation: str) -> None:
+    table, key = TABLES[t.entity]
+    bad = con.execute(
+        f"""SELECT t.id, e.{key} IS NULL AS missing, e.state, e.status
+            FROM {relation} t LEFT JOIN {table} e ON e.{key} = t.id
+            WHERE e.{key} IS NULL OR NOT ({_source_sql(t)})
+            ORDER BY t.id LIMIT 101"""
+    ).fetchall()
+    if bad:
+        _raise_bad(t.entity, t.action, t, bad)
+
+
+def _raise_bad(entity: str, action: str, t: Transition, bad: list[tuple]) -> None:
+    failures = []
+    for rid, missing, state, status in bad:
+        if missing:
+            failures.append((rid, f"{entity} {rid} does not exist"))
+        else:
+            allowed = allowed_actions(entity, state, status)
+            failures.append(
+                (
+                    rid,
+                    f"{entity} {rid} is {state} ({status}): {action} is allowed only from "
+                    f"{' or '.join(t.sources)}; from {state} you can "
+                    f"{', '.join(allowed) if allowed else 'do nothing (it is final)'}",
+                )
+            )
+    missing = [rid for rid, is_missing, _, _ in bad if is_missing]
+    if missing:
+        hint = f"{len(missing)} of the ids do not exist" if len(missing) > 1 else ""
+        raise NotFound(entity, missing[0], hint=hint) if hint else NotFound(entity, missing[0])
+    more = "" if len(failures) <= 100 else " (first 100 shown)"
+    head = (
+        failures[0][1]
+        if len(failures) == 1
+        else f"{len(failures)} records{more} cannot {action}: " + "; ".join(m for _, m in failures[:5])
+    )
+    raise InvalidTransition(head, failures=failures[:100])
+
+
+def record_creation(
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    source_sql: str,
+    params: Sequence[object] | None = None,
+    *,
+    actor: str | None = None,
+) -> None:
+    """Append the creation events for new records. source_sql selects (id, state, status, at)."""
+    con.execute(
+        f"""INSERT INTO events (event_id, entity, entity_id, action, from_state, from_status,
+                                to_state, to_status, "at", actor, note)
+            SELECT nextval('event_seq'), '{entity}', s.id, 'create', NULL, NULL, s.state, s.status,
+                   s.ts, ?, NULL
+            FROM ({source_sql}) s""",
+        [actor, *(params or [])],
+    )

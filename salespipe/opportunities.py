@@ -1,0 +1,256 @@
+"""Opportunities: create, close as won or lost, reopen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from . import check, machine
+from .db import Database, registered
+from .errors import InvalidTransition, NotFound, ValidationError
+from .leads import DEFAULT_PROBABILITY
+
+LOST_REASONS = machine.STATES["opportunity"]["lost"]
+
+
+def create(
+    db: Database,
+    *,
+    topic: str,
+    account_id: int | None = None,
+    contact_id: int | None = None,
+    owner: str | None = None,
+    source: str | None = None,
+    estimated_value: Decimal | int | str | None = None,
+    probability: int = DEFAULT_PROBABILITY,
+    price_list: int | None = None,
+    at: object = None,
+    actor: str | None = None,
+) -> int:
+    """Create an open opportunity that did not come from a lead (leads.qualify makes the others)."""
+    topic = check.text(topic, "topic", required=True)
+    owner, source = check.text(owner, "owner"), check.text(source, "source")
+    estimated_value = check.money(estimated_value, "estimated_value", optional=True)
+    if isinstance(probability, bool) or not isinstance(probability, int) or not 0 <= probability <= 100:
+        raise ValidationError(f"probability must be an integer 0-100, got {probability!r}", field="probability")
+    at = check.timestamp(at)
+    with db.transaction() as con:
+        for name, value, table in (("account_id", account_id, "accounts"), ("contact_id", contact_id, "contacts")):
+            if value is not None:
+                value = check.ident(value, name)
+                if not con.execute(f"SELECT count(*) FROM {table} WHERE {name} = ?", [value]).fetchall()[0][0]:
+                    raise NotFound(name.removesuffix("_id"), value)
+        if price_list is None:
+            pl = con.execute("SELECT price_list_id FROM price_lists WHERE is_default").fetchall()[0][0]
+        else:
+            pl = check.ident(price_list, "price_list")
+            if not con.execute("SELECT count(*) FROM price_lists WHERE price_list_id = ?", [pl]).fetchall()[0][0]:
+                raise NotFound("price list", pl)
+        opp = con.execute(
+            """INSERT INTO opportunities (opportunity_id, account_id, contact_id, topic, owner, source,
+                   estimated_value, probability, price_list_id, created_at, state, status)
+               VALUES (nextval('opportunity_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', 'in_progress')
+               RETURNING opportunity_id""",
+            [account_id, contact_id, topic, owner, source, estimated_value, probability, pl, at],
+        ).fetchall()[0][0]
+        machine.record_creation(
+            con,
+            "opportunity",
+            "SELECT ?::BIGINT AS id, 'open' AS state, 'in_progress' AS status, ?::TIMESTAMP AS ts",
+            [opp, at],
+            actor=actor,
+        )
+    return opp
+
+
+def close_won(
+    db: Database,
+    opportunity: int,
+    actual_value: Decimal | int | str | None = None,
+    *,
+    at: object = None,
+    actor: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Close an open opportunity as won, for a deal won without a quote.
+
+    actual_value defaults to the estimated value. An opportunity with open quotes is won by
+    ordering one of them (quotes.create_order), so that the order and the quote agree.
+    """
+    opportunity = check.ident(opportunity, "opportunity")
+    value = None if actual_value is None else [check.money(actual_value, "actual_value")]
+    close_won_many(db, [opportunity], actual_value=value, at=at, actor=actor, note=note)
+
+
+def close_won_many(
+    db: Database,
+    ids: Sequence[int] | np.ndarray,
+    *,
+    actual_value: Sequence[object] | None = None,
+    at: object = None,
+    actor: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Close many open opportunities as won; actual_value is None (estimated values) or one per id."""
+    ids = check.idents(ids, "ids")
+    if actual_value is not None:
+        actual_value = list(actual_value)
+        if len(actual_value) != len(ids):
+            raise ValidationError(
+                f"actual_value has {len(actual_value)} values for {len(ids)} ids", field="actual_value"
+            )
+        actual_value = [check.money(v, "actual_value", optional=True) for v in actual_value]
+    with db.transaction() as con:
+        machine.require(con, "opportunity", "close_won", ids)
+        open_quotes = con.execute(
+            """SELECT q.opportunity_id, q.quote_number, q.revision, q.state FROM quotes q
+               WHERE q.state IN ('draft', 'active') AND q.opportunity_id IN (SELECT unnest(?::BIGINT[]))
+               ORDER BY 1 LIMIT 1""",
+            [ids],
+        ).fetchall()
+        if open_quotes:
+            opp, number, rev, state = open_quotes[0]
+            raise InvalidTransition(
+                f"opportunity {opp} has {state} quote {number} revision {rev}: win it with "
+                f"quotes.create_order(db, quote) or close its open quotes first"
+            )
+        _close_won(con, ids, actual_value, at=at, actor=actor, note=note)
+
+
+def _close_won(
+    con: duckdb.DuckDBPyConnection,
+    ids: Sequence[int],
+    actual_value: Sequence[Decimal | None] | None,
+    *,
+    at: object,
+    actor: str | None,
+    note: str | None = None,
+) -> None:
+    if actual_value is None:
+        values = con.execute(
+            "SELECT opportunity_id, estimated_value FROM opportunities WHERE opportunity_id IN (SELECT unnest(?::BIGINT[]))",
+            [list(ids)],
+        ).fetchall()
+        lookup = dict(values)
+        actual_value = [lookup.get(i) for i in ids]
+    else:
+        est = None
+        if any(v is None for v in actual_value):
+            est = dict(
+                con.execute(
+                    "SELECT opportunity_id, estimated_value FROM opportunities WHERE opportunity_id IN (SELECT unnest(?::BIGINT[]))",
+                    [list(ids)],
+                ).fetchall()
+            )
+        actual_value = [v if v is not None else est.get(i) for i, v in zip(ids, actual_value, strict=True)]
+    machine.apply(
+        con,
+        "opportunity",
+        "close_won",
+        ids,
+        at=at,
+        actor=actor,
+        note=check.text(note, "note"),
+        values={"actual_value": pd.array(actual_value, dtype=object), "probability": 100},
+        stamp="closed_at",
+    )
+
+
+def close_lost(
+    db: Database,
+    opportunity: int,
+    *,
+    reason: str = "out_sold",
+    competitor: str | None = None,
+    at: object = None,
+    actor: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Close an open opportunity as lost (out_sold or canceled); its open quotes close as lost."""
+    opportunity = check.ident(opportunity, "opportunity")
+    close_lost_many(db, [opportunity], reason=reason, competitor=competitor, at=at, actor=actor, note=note)
+
+
+def close_lost_many(
+    db: Database,
+    ids: Sequence[int] | np.ndarray,
+    *,
+    reason: str | Sequence[str] = "out_sold",
+    competitor: str | None | Sequence[str | None] = None,
+    at: object = None,
+    actor: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Close many open opportunities as lost; reason and competitor are one for all or one per id."""
+    ids = check.idents(ids, "ids")
+    for r in {reason} if isinstance(reason, str) else set(reason):
+        check.choice(r, "reason", LOST_REASONS)
+    if competitor is None or isinstance(competitor, str):
+        competitor = check.text(competitor, "competitor")
+    else:
+        competitor = [check.text(c, "competitor") for c in competitor]
+        if len(competitor) != len(ids):
+            raise ValidationError(f"competitor has {len(competitor)} values for {len(ids)} ids", field="competitor")
+        competitor = pd.array(competitor, dtype=object)
+    at = machine.at_column(at, len(ids))
+    with db.transaction() as con:
+        machine.apply(
+            con,
+            "opportunity",
+            "close_lost",
+            ids,
+            to=reason,
+            at=at,
+            actor=actor,
+            note=check.text(note, "note"),
+            values={"competitor": competitor, "probability": 0, "actual_value": None},
+            stamp="closed_at",
+        )
+        close_open_quotes(con, ids, at, status="lost", actor=actor)
+
+
+def close_open_quotes(
+    con: duckdb.DuckDBPyConnection,
+    opportunity_ids: Sequence[int],
+    at: object,
+    *,
+    status: str,
+    actor: str | None,
+    keep: Sequence[int] = (),
+) -> None:
+    """Close every draft or active quote of these opportunities (but `keep`), at each opportunity's `at`."""
+    frame = pd.DataFrame({"opportunity_id": np.asarray(opportunity_ids, dtype=np.int64)})
+    frame["ts"] = at if np.ndim(at) else [at] * len(frame)
+    with registered(con, "_closing", frame):
+        rows = con.execute(
+            """SELECT q.quote_id, c.ts FROM quotes q JOIN _closing c ON c.opportunity_id = q.opportunity_id
+               WHERE q.state IN ('draft', 'active') AND q.quote_id NOT IN (SELECT unnest(?::BIGINT[]))
+               ORDER BY q.quote_id""",
+            [list(keep)],
+        ).df()
+    if len(rows):
+        machine.apply(
+            con, "quote", "close", rows["quote_id"].to_numpy(), to=status, at=rows["ts"], actor=actor, stamp="closed_at"
+        )
+
+
+def reopen(
+    db: Database, opportunity: int, *, at: object = None, actor: str | None = None, note: str | None = None
+) -> None:
+    """Reopen a lost opportunity (in_progress). Its closed quotes stay closed; revise one to go on."""
+    opportunity = check.ident(opportunity, "opportunity")
+    with db.transaction() as con:
+        machine.apply(
+            con,
+            "opportunity",
+            "reopen",
+            [opportunity],
+            at=at,
+            actor=actor,
+            note=check.text(note, "note"),
+            values={"closed_at": None, "probability": DEFAULT_PROBABILITY, "competitor": None},
+        )

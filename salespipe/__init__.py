@@ -1,6 +1,6 @@
 """salespipe: the Dynamics 365 sales process as stage transitions over DuckDB."""
 
-from . import catalog, invoices, leads, machine, opportunities, orders, quotes
+from . import catalog, doctor, invoices, leads, machine, opportunities, orders, quotes
 from .db import SCHEMA_VERSION, Database, connect
 from .errors import Busy, InvalidTransition, NotFound, SalespipeError, ValidationError
 
@@ -13,6 +13,7 @@ __all__ = [
     "SalespipeError",
     "ValidationError",
     "catalog",
+    "doctor",
     "connect",
     "invoices",
     "leads",

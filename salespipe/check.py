@@ -132,6 +132,16 @@ def choice(value: object, field: str, allowed: Sequence[str]) -> str:
     return value  # type: ignore[return-value]
 
 
+def choices(value: object, field: str, allowed: Sequence[str], n: int) -> str | list[str]:
+    """One of a fixed set of names for all n rows, or a sequence of them with one per row."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return choice(value, field, allowed)
+    values = list(value)
+    if len(values) != n:
+        raise ValidationError(f"{field} has {len(values)} values for {n} rows", field=field)
+    return [choice(v, field, allowed) for v in values]
+
+
 def flag(value: object, field: str) -> bool:
     """A real bool (not a truthy string)."""
     if not isinstance(value, bool | np.bool_):

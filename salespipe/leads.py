@@ -77,31 +77,41 @@ def create(
 
 
 def _validate_frame(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str]]:
-    """Per-row problems of the registered `_lead_in` frame: (row, field, message)."""
+    """Per-row problems of the `_lead_src` rows, in one scan: (row, field, message)."""
     checks = [
         (
             "last_name",
             "coalesce(trim(last_name), '') = '' AND coalesce(trim(company), '') = ''",
-            "'a lead needs a last_name or a company'",
+            "a lead needs a last_name or a company",
         ),
         (
             "email",
-            f"email IS NOT NULL AND trim(email) <> '' AND NOT regexp_full_match(trim(email), '{check.EMAIL_SQL_RE}')",
-            "'email ' || email || ' does not look like an email address'",
+            f"trim(email) <> '' AND NOT regexp_full_match(trim(email), '{check.EMAIL_SQL_RE}')",
+            "email {email!r} does not look like an email address (name@domain.tld)",
         ),
-        ("estimated_value", "ev_raw IS NOT NULL AND ev IS NULL", "'estimated_value ' || ev_raw || ' is not a number'"),
-        ("estimated_value", "ev < 0", "'estimated_value must not be negative'"),
-        ("estimated_value", "ev <> round(ev, 2)", "'estimated_value has more than 2 decimal places'"),
-        ("status", "status NOT IN ('new', 'contacted')", "'status must be new or contacted, got ' || status"),
-        ("created_at", "created_at IS NULL", "'created_at is missing or not a datetime'"),
+        (
+            "estimated_value",
+            "(ev_raw IS NOT NULL AND ev IS NULL) OR ev < 0 OR ev <> round(ev, 2)",
+            "estimated_value {ev_raw!r} must be a non-negative amount with at most 2 decimals",
+        ),
+        ("status", "status NOT IN ('new', 'contacted')", "status must be new or contacted, got {status!r}"),
+        ("created_at", "created_at IS NULL", "created_at is missing or not a datetime"),
     ]
     checks += [
-        (f, f"length({f}) > {check.MAX_TEXT}", f"'{f} is longer than {check.MAX_TEXT} characters'") for f in TEXT_FIELDS
+        (f, f"length({f}) > {check.MAX_TEXT}", f"{f} is longer than {check.MAX_TEXT} characters") for f in TEXT_FIELDS
     ]
-    union = " UNION ALL ".join(
-        f"SELECT _row, '{field}' AS field, {msg} AS message FROM _lead_src WHERE {cond}" for field, cond, msg in checks
-    )
-    return con.execute(f"SELECT * FROM ({union}) ORDER BY _row, field LIMIT 1000").fetchall()
+    flags = ", ".join(f"coalesce({cond}, false)" for _, cond, _ in checks)
+    any_bad = " OR ".join(f"coalesce({cond}, false)" for _, cond, _ in checks)
+    rows = con.execute(
+        f"SELECT _row, email, ev_raw, status, {flags} FROM _lead_src WHERE {any_bad} ORDER BY _row LIMIT 1000"
+    ).fetchall()
+    problems = []
+    for row in rows:
+        values = {"email": row[1], "ev_raw": row[2], "status": row[3]}
+        for (field, _, message), bad in zip(checks, row[4:], strict=True):
+            if bad:
+                problems.append((row[0], field, message.format(**values)))
+    return problems
 
 
 def _prepare(frame: pd.DataFrame, at: object) -> pd.DataFrame:
@@ -127,7 +137,14 @@ def _prepare(frame: pd.DataFrame, at: object) -> pd.DataFrame:
     if ev.dtype == object:
         ev = ev.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     out["ev_raw"] = ev.to_numpy(dtype=object) if ev.dtype == object else ev.to_numpy()
-    out["status"] = frame["status"].to_numpy(dtype=object) if "status" in frame.columns else "new"
+    if "status" in frame.columns:
+        kinds = {type(v) for v in frame["status"].dropna()} - {str}
+        if kinds:
+            found = ", ".join(sorted(k.__name__ for k in kinds))
+            raise ValidationError(f"status must hold text, found {found}", field="status")
+        out["status"] = frame["status"].fillna("new").to_numpy(dtype=object)  # a blank status is the default, new
+    else:
+        out["status"] = "new"
     if "created_at" in frame.columns:
         ts = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
         out["created_at"] = ts.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
@@ -248,127 +265,89 @@ def qualify_many(
             actor=actor,
             values={c: result[c].astype("Int64").array for c in ("account_id", "contact_id", "opportunity_id")},
             stamp="closed_at",
+            checked=True,
         )
     return result.drop(columns=["ts"])
 
 
 def _qualify(con: duckdb.DuckDBPyConnection, flags: dict[str, bool], actor: str | None) -> pd.DataFrame:
-    """The set-based core of qualification over the registered `_qualify_in` (lead_id, at)."""
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _q AS
-           SELECT l.lead_id, l.first_name, l.last_name, l.email, l.phone, l.job_title, l.company, l.topic,
-                  l.source, l.owner, l.estimated_value, i.ts,
-                  company_key(l.company) AS name_key, email_key(l.email) AS mail_key
-           FROM _qualify_in i JOIN leads l ON l.lead_id = i.lead_id"""
-    )
-    if flags["create_account"]:
-        _match_accounts(con)
-    else:
-        con.execute(
-            "ALTER TABLE _q ADD COLUMN account_id BIGINT; ALTER TABLE _q ADD COLUMN account_matched BOOLEAN DEFAULT false"
-        )
-    if flags["create_contact"]:
-        _match_contacts(con)
-    else:
-        con.execute(
-            "ALTER TABLE _q ADD COLUMN contact_id BIGINT; ALTER TABLE _q ADD COLUMN contact_matched BOOLEAN DEFAULT false"
-        )
-    if flags["create_opportunity"]:
-        _create_opportunities(con, actor)
-    else:
-        con.execute("ALTER TABLE _q ADD COLUMN opportunity_id BIGINT")
-    result = con.execute(
-        """SELECT lead_id, account_id, contact_id, opportunity_id,
-                  coalesce(account_matched, false) AS account_matched,
-                  coalesce(contact_matched, false) AS contact_matched, ts
-           FROM _q ORDER BY lead_id"""
-    ).df()
-    con.execute("DROP TABLE _q")
-    return result
+    """The set-based core of qualification over the registered `_qualify_in` (lead_id, ts).
 
-
-def _match_accounts(con: duckdb.DuckDBPyConnection) -> None:
-    """Reuse accounts whose normalized name matches; create one per new name (first lead wins)."""
-    start = con.execute("SELECT coalesce(max(account_id), 0) FROM accounts").fetchall()[0][0]
+    Matching keys are nulled where a create_* flag is off, so one pipeline serves every case.
+    The first lead of the batch with a new company (or email) creates the account (or contact);
+    the others, like leads matching records that existed before, report it as matched.
+    """
+    name_key = "company_key(l.company)" if flags["create_account"] else "NULL::VARCHAR"
+    person = "coalesce(l.last_name, l.first_name) IS NOT NULL" if flags["create_contact"] else "false"
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _acc_existing AS
-           SELECT name_key, min(account_id) AS account_id FROM accounts
-           WHERE name_key IN (SELECT name_key FROM _q WHERE name_key IS NOT NULL) GROUP BY name_key"""
+        f"""CREATE OR REPLACE TEMP TABLE _q AS
+            WITH l AS (
+                SELECT l.lead_id, l.first_name, l.last_name, l.email, l.phone, l.job_title, l.company, l.topic,
+                       l.source, l.owner, l.estimated_value, i.ts, {name_key} AS name_key,
+                       CASE WHEN {person} THEN email_key(l.email) END AS mail_key, {person} AS person
+                FROM _qualify_in i JOIN leads l ON l.lead_id = i.lead_id
+            )
+            SELECT l.*, ea.account_id AS old_account_id, ec.contact_id AS old_contact_id,
+                   min(l.lead_id) OVER (PARTITION BY l.name_key) AS account_creator,
+                   min(l.lead_id) OVER (PARTITION BY l.mail_key) AS contact_creator
+            FROM l
+            LEFT JOIN (SELECT name_key, min(account_id) AS account_id FROM accounts
+                       WHERE name_key IN (SELECT name_key FROM l) GROUP BY name_key) ea ON ea.name_key = l.name_key
+            LEFT JOIN (SELECT email_key, min(contact_id) AS contact_id FROM contacts
+                       WHERE email_key IN (SELECT mail_key FROM l) GROUP BY email_key) ec ON ec.email_key = l.mail_key"""
     )
     con.execute(
         """INSERT INTO accounts (account_id, name, name_key, created_at, lead_id)
-           SELECT nextval('account_seq'), trim(arg_min(company, lead_id)), name_key, arg_min(ts, lead_id), min(lead_id)
-           FROM _q
-           WHERE name_key IS NOT NULL AND name_key NOT IN (SELECT name_key FROM _acc_existing)
-           GROUP BY name_key"""
+           SELECT nextval('account_seq'), trim(company), name_key, ts, lead_id FROM _q
+           WHERE name_key IS NOT NULL AND old_account_id IS NULL AND lead_id = account_creator"""
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _q AS
-            SELECT q.*, coalesce(e.account_id, n.account_id) AS account_id,
-                   (e.account_id IS NOT NULL OR n.lead_id <> q.lead_id) AS account_matched
-            FROM _q q
-            LEFT JOIN _acc_existing e ON e.name_key = q.name_key
-            LEFT JOIN accounts n ON n.name_key = q.name_key AND n.account_id > {int(start)}"""
-    )
-    con.execute("DROP TABLE _acc_existing")
-
-
-def _match_contacts(con: duckdb.DuckDBPyConnection) -> None:
-    """Reuse contacts whose normalized email matches; create the rest (one per new email)."""
-    start = con.execute("SELECT coalesce(max(contact_id), 0) FROM contacts").fetchall()[0][0]
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _con_existing AS
-           SELECT email_key, min(contact_id) AS contact_id FROM contacts
-           WHERE email_key IN (SELECT mail_key FROM _q WHERE mail_key IS NOT NULL) GROUP BY email_key"""
-    )
-    person = "coalesce(q.last_name, q.first_name) IS NOT NULL"
+    new_account = """LEFT JOIN accounts na ON q.old_account_id IS NULL AND na.lead_id = q.account_creator
+                     AND na.name_key = q.name_key"""
     con.execute(
         f"""INSERT INTO contacts (contact_id, account_id, first_name, last_name, email, email_key, phone,
                                   job_title, created_at, lead_id)
-            SELECT nextval('contact_seq'), account_id, first_name, last_name, email, mail_key, phone,
-                   job_title, ts, lead_id
-            FROM _q q
-            WHERE {person} AND (
-                mail_key IS NULL
-                OR (mail_key NOT IN (SELECT email_key FROM _con_existing)
-                    AND lead_id = (SELECT min(q2.lead_id) FROM _q q2
-                                   WHERE q2.mail_key = q.mail_key AND coalesce(q2.last_name, q2.first_name) IS NOT NULL)))"""
+            SELECT nextval('contact_seq'), coalesce(q.old_account_id, na.account_id), q.first_name, q.last_name,
+                   q.email, q.mail_key, q.phone, q.job_title, q.ts, q.lead_id
+            FROM _q q {new_account}
+            WHERE q.person AND q.old_contact_id IS NULL AND (q.mail_key IS NULL OR q.lead_id = q.contact_creator)"""
     )
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _q AS
-            SELECT q.*, coalesce(e.contact_id, n.contact_id, m.contact_id) AS contact_id,
-                   (e.contact_id IS NOT NULL OR n.lead_id <> q.lead_id) AS contact_matched
-            FROM _q q
-            LEFT JOIN _con_existing e ON e.email_key = q.mail_key AND {person}
-            LEFT JOIN contacts n ON n.email_key = q.mail_key AND n.contact_id > {int(start)} AND {person}
-            LEFT JOIN contacts m ON m.lead_id = q.lead_id AND m.email_key IS NULL AND m.contact_id > {int(start)}"""
+        f"""CREATE OR REPLACE TEMP TABLE _qr AS
+            SELECT q.lead_id, q.ts, q.topic, q.owner, q.source, q.estimated_value,
+                   coalesce(q.old_account_id, na.account_id) AS account_id,
+                   coalesce(q.old_contact_id, nc.contact_id) AS contact_id,
+                   q.old_account_id IS NOT NULL OR (na.account_id IS NOT NULL AND q.account_creator <> q.lead_id)
+                       AS account_matched,
+                   q.old_contact_id IS NOT NULL OR (nc.contact_id IS NOT NULL AND nc.lead_id <> q.lead_id)
+                       AS contact_matched
+            FROM _q q {new_account}
+            LEFT JOIN contacts nc ON q.person AND q.old_contact_id IS NULL
+                 AND nc.lead_id = CASE WHEN q.mail_key IS NULL THEN q.lead_id ELSE q.contact_creator END"""
     )
-    con.execute("DROP TABLE _con_existing")
-
-
-def _create_opportunities(con: duckdb.DuckDBPyConnection, actor: str | None) -> None:
-    """One open opportunity per lead, keeping its owner, source, topic and estimated value."""
-    start = con.execute("SELECT coalesce(max(opportunity_id), 0) FROM opportunities").fetchall()[0][0]
-    con.execute(
-        f"""INSERT INTO opportunities (opportunity_id, lead_id, account_id, contact_id, topic, owner, source,
-                                       estimated_value, probability, price_list_id, created_at, state, status)
-            SELECT nextval('opportunity_seq'), q.lead_id,
-                   coalesce(q.account_id, (SELECT c.account_id FROM contacts c WHERE c.contact_id = q.contact_id)),
-                   q.contact_id, q.topic, q.owner, q.source, q.estimated_value, {DEFAULT_PROBABILITY},
-                   (SELECT price_list_id FROM price_lists WHERE is_default), q.ts, 'open', 'in_progress'
-            FROM _q q"""
-    )
-    machine.record_creation(
-        con,
-        "opportunity",
-        f"SELECT opportunity_id AS id, state, status, created_at AS ts FROM opportunities WHERE opportunity_id > {int(start)}",
-        actor=actor,
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _q AS
-            SELECT q.*, o.opportunity_id FROM _q q
-            LEFT JOIN opportunities o ON o.lead_id = q.lead_id AND o.opportunity_id > {int(start)}"""
-    )
+    if flags["create_opportunity"]:
+        con.execute(
+            f"""INSERT INTO opportunities (opportunity_id, lead_id, account_id, contact_id, topic, owner, source,
+                                           estimated_value, probability, price_list_id, created_at, state, status)
+                SELECT nextval('opportunity_seq'), r.lead_id, coalesce(r.account_id, c.account_id), r.contact_id,
+                       r.topic, r.owner, r.source, r.estimated_value, {DEFAULT_PROBABILITY},
+                       (SELECT price_list_id FROM price_lists WHERE is_default), r.ts, 'open', 'in_progress'
+                FROM _qr r LEFT JOIN contacts c ON c.contact_id = r.contact_id"""
+        )
+        opps = "LEFT JOIN opportunities o ON o.lead_id = r.lead_id"
+        machine.record_creation(
+            con,
+            "opportunity",
+            f"SELECT o.opportunity_id AS id, o.state, o.status, o.created_at AS ts FROM _qr r {opps.replace('LEFT ', '')}",
+            actor=actor,
+        )
+    else:
+        opps = "LEFT JOIN (SELECT NULL::BIGINT AS opportunity_id) o ON false"
+    return con.execute(
+        f"""SELECT r.lead_id, r.account_id, r.contact_id, o.opportunity_id,
+                   coalesce(r.account_matched, false) AS account_matched,
+                   coalesce(r.contact_matched, false) AS contact_matched, r.ts
+            FROM _qr r {opps} ORDER BY r.lead_id"""
+    ).df()
 
 
 def disqualify(
@@ -395,9 +374,7 @@ def disqualify_many(
 ) -> None:
     """Disqualify many open leads; `reason` is one for all or one per lead."""
     ids = check.idents(ids, "ids")
-    reasons = [reason] if isinstance(reason, str) else list(reason)
-    for r in set(reasons):
-        check.choice(r, "reason", DISQUALIFY_REASONS)
+    reason = check.choices(reason, "reason", DISQUALIFY_REASONS, len(ids))
     with db.transaction() as con:
         machine.apply(
             con,

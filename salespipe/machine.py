@@ -170,11 +170,13 @@ def apply(
     note: str | None = None,
     values: Mapping[str, object] | None = None,
     stamp: str | None = None,
+    checked: bool = False,
 ) -> None:
     """Check and apply `action` to the records `ids` of `entity`, in the caller's transaction.
 
     to: the target status (one for all, or one per record); values: more columns to set
-    (a scalar for all, or one per record); stamp: a timestamp column to set to `at`.
+    (a scalar for all, or one per record); stamp: a timestamp column to set to `at`;
+    checked: the caller ran `require` for these records earlier in the same transaction.
     Raises NotFound or InvalidTransition (listing every failing record) before writing anything.
     """
     t = transition(entity, action)
@@ -193,8 +195,8 @@ def apply(
             raise ValidationError(f"status has {len(pairs)} values for {n} records", field="status")
         frame["to_state"] = [p[0] for p in pairs]
         frame["to_status"] = [p[1] for p in pairs]
-    frame["actor"] = actor
-    frame["note"] = note
+    frame["actor"] = check.text(actor, "actor")
+    frame["note"] = check.text(note, "note")
     extra = dict(values or {})
     if stamp:
         extra[stamp] = None  # filled from `at` below
@@ -204,7 +206,8 @@ def apply(
     df = pd.DataFrame({k: (v if np.ndim(v) else [v] * n) for k, v in frame.items()})
     con.register("_transition", df)
     try:
-        _check_relation(con, t, "_transition")
+        if not checked:
+            _check_relation(con, t, "_transition")
         con.execute(
             f"""INSERT INTO events (event_id, entity, entity_id, action, from_state, from_status,
                                     to_state, to_status, "at", actor, note)
@@ -279,6 +282,7 @@ def record_creation(
     actor: str | None = None,
 ) -> None:
     """Append the creation events for new records. source_sql selects (id, state, status, at)."""
+    actor = check.text(actor, "actor")
     con.execute(
         f"""INSERT INTO events (event_id, entity, entity_id, action, from_state, from_status,
                                 to_state, to_status, "at", actor, note)

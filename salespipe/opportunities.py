@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 import duckdb
@@ -98,6 +98,12 @@ def close_won_many(
     """Close many open opportunities as won; actual_value is None (estimated values) or one per id."""
     ids = check.idents(ids, "ids")
     if actual_value is not None:
+        if isinstance(actual_value, str) or not isinstance(actual_value, Iterable):
+            raise ValidationError(
+                f"actual_value must be None or a list with one value per id, got {actual_value!r}",
+                field="actual_value",
+                value=actual_value,
+            )
         actual_value = list(actual_value)
         if len(actual_value) != len(ids):
             raise ValidationError(
@@ -187,9 +193,8 @@ def close_lost_many(
 ) -> None:
     """Close many open opportunities as lost; reason and competitor are one for all or one per id."""
     ids = check.idents(ids, "ids")
-    for r in {reason} if isinstance(reason, str) else set(reason):
-        check.choice(r, "reason", LOST_REASONS)
-    if competitor is None or isinstance(competitor, str):
+    reason = check.choices(reason, "reason", LOST_REASONS, len(ids))
+    if competitor is None or isinstance(competitor, str) or not isinstance(competitor, Iterable):
         competitor = check.text(competitor, "competitor")
     else:
         competitor = [check.text(c, "competitor") for c in competitor]

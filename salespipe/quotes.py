@@ -141,7 +141,7 @@ def create_many(
     n = len(quotes)
     if n == 0:
         return np.array([], dtype=np.int64)
-    head = pd.DataFrame({"_row": np.arange(n), "opportunity_id": quotes["opportunity_id"].to_numpy(dtype=np.int64)})
+    head = pd.DataFrame({"_row": np.arange(n), "opportunity_id": _int_column(quotes, "opportunity_id")})
     for col in ("discount_pct", "discount_amount", "freight"):
         head[col] = quotes[col].map(str).to_numpy(dtype=object) if col in quotes.columns else "0"
     head["price_list_id"] = (
@@ -159,9 +159,13 @@ def create_many(
     missing = {"quote", "sku", "quantity"} - set(lines.columns)
     if missing:
         raise ValidationError(f"lines needs columns quote, sku, quantity; missing {sorted(missing)}", field="lines")
+    bad_sku = [i for i, v in enumerate(lines["sku"]) if not isinstance(v, str) or not v.strip()]
+    if bad_sku:
+        value = lines["sku"].iloc[bad_sku[0]]
+        raise ValidationError(f"lines row {bad_sku[0]}: sku must be text, got {value!r}", field="sku", value=value)
     body = pd.DataFrame(
         {
-            "quote": lines["quote"].to_numpy(dtype=np.int64),
+            "quote": _int_column(lines, "quote"),
             "sku": lines["sku"].to_numpy(dtype=object),
             "quantity": lines["quantity"].map(str).to_numpy(dtype=object),
             "discount": lines["discount"].map(str).to_numpy(dtype=object) if "discount" in lines.columns else "0",
@@ -214,6 +218,13 @@ def create_many(
         ids = con.execute("SELECT quote_id FROM _quote_new ORDER BY _row").fetchnumpy()["quote_id"]
         con.execute("DROP VIEW _quote_lines_src; DROP TABLE _quote_new")
     return np.asarray(ids, dtype=np.int64)
+
+
+def _int_column(frame: pd.DataFrame, column: str) -> np.ndarray:
+    try:
+        return frame[column].to_numpy(dtype=np.int64)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{column} must hold integer ids, no blanks", field=column) from None
 
 
 def _check_numbers(con: duckdb.DuckDBPyConnection) -> None:
@@ -456,8 +467,7 @@ def close_many(
 ) -> None:
     """Close many quotes as lost or canceled (one status for all, or one per quote)."""
     ids = check.idents(ids, "ids")
-    for s in {status} if isinstance(status, str) else set(status):
-        check.choice(s, "status", CLOSE_STATUSES)
+    status = check.choices(status, "status", CLOSE_STATUSES, len(ids))
     with db.transaction() as con:
         machine.apply(
             con, "quote", "close", ids, to=status, at=at, actor=actor, note=check.text(note, "note"), stamp="closed_at"

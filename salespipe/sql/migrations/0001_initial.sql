@@ -21,10 +21,9 @@ CREATE SEQUENCE event_seq;
 -- Normalized keys used to match existing accounts and contacts on qualification.
 -- Company: case, punctuation, whitespace and trailing legal suffixes are ignored.
 CREATE MACRO company_key(name) AS nullif(trim(regexp_replace(
-    regexp_replace(
-        regexp_replace(lower(name), '[^\pL\pN]+', ' ', 'g'),
-        '(\s+(inc|incorporated|ltd|limited|llc|llp|lp|gmbh|ag|corp|corporation|co|company|plc|sa|sas|sarl|bv|nv|srl|spa|pty|oy|ab|as|kg))+\s*$', '', 'g'),
-    '\s+', ' ', 'g')), '');
+    regexp_replace(lower(name), '[[:punct:][:space:]]+', ' ', 'g'),
+    '( (inc|incorporated|ltd|limited|llc|llp|lp|gmbh|ag|corp|corporation|co|company|plc|sa|sas|sarl|bv|nv|srl|spa|pty|oy|ab|as|kg))+ ?$',
+    '', 'g')), '');
 CREATE MACRO email_key(email) AS nullif(lower(trim(email)), '');
 
 CREATE TABLE leads (
@@ -238,6 +237,7 @@ FROM invoice_lines l;
 
 -- Document totals: detail = sum of line amounts; discount = detail x pct / 100 + amount;
 -- pre_freight = detail - discount; total = pre_freight + freight + sum of line tax.
+-- (x * pct * 0.01, not x * pct / 100: dividing a DECIMAL yields a DOUBLE and loses the half-up cent.)
 CREATE VIEW v_quote_totals AS
 WITH s AS (
     SELECT h.quote_id, h.discount_pct, h.discount_amount, h.freight,
@@ -246,7 +246,7 @@ WITH s AS (
     FROM quotes h LEFT JOIN v_quote_lines l ON l.quote_id = h.quote_id
     GROUP BY 1, 2, 3, 4
 ), d AS (
-    SELECT *, (round(detail * discount_pct / 100, 2) + discount_amount)::DECIMAL(18,2) AS discount FROM s
+    SELECT *, (round(detail::DECIMAL(38,2) * discount_pct * 0.01, 2) + discount_amount)::DECIMAL(18,2) AS discount FROM s
 )
 SELECT quote_id, detail, discount, (detail - discount)::DECIMAL(18,2) AS pre_freight, freight, tax,
        (detail - discount + freight + tax)::DECIMAL(18,2) AS total
@@ -260,7 +260,7 @@ WITH s AS (
     FROM orders h LEFT JOIN v_order_lines l ON l.order_id = h.order_id
     GROUP BY 1, 2, 3, 4
 ), d AS (
-    SELECT *, (round(detail * discount_pct / 100, 2) + discount_amount)::DECIMAL(18,2) AS discount FROM s
+    SELECT *, (round(detail::DECIMAL(38,2) * discount_pct * 0.01, 2) + discount_amount)::DECIMAL(18,2) AS discount FROM s
 )
 SELECT order_id, detail, discount, (detail - discount)::DECIMAL(18,2) AS pre_freight, freight, tax,
        (detail - discount + freight + tax)::DECIMAL(18,2) AS total
@@ -274,7 +274,7 @@ WITH s AS (
     FROM invoices h LEFT JOIN v_invoice_lines l ON l.invoice_id = h.invoice_id
     GROUP BY 1, 2, 3, 4
 ), d AS (
-    SELECT *, (round(detail * discount_pct / 100, 2) + discount_amount)::DECIMAL(18,2) AS discount FROM s
+    SELECT *, (round(detail::DECIMAL(38,2) * discount_pct * 0.01, 2) + discount_amount)::DECIMAL(18,2) AS discount FROM s
 ), p AS (
     SELECT invoice_id, sum(amount)::DECIMAL(18,2) AS paid FROM payments GROUP BY invoice_id
 )

@@ -1,0 +1,151 @@
+"""Engine benchmark: single-action latency through a connect() handle, and bulk throughput.
+
+Run: .venv/bin/python bench/engine_bench.py [--quick]
+
+Each measurement is printed beside its baseline, measured in the same run on the same file:
+- single actions vs. the bare cost of opening and closing the DuckDB file (the floor any
+  short-lived-connection design pays) plus one INSERT;
+- bulk actions vs. a plain INSERT ... SELECT of the same rows into a bare table (what DuckDB
+  alone takes to write them, with no checks, events or matching).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import salespipe as sp  # noqa: E402
+
+TARGETS = {"leads.create": 30, "leads.qualify": 30, "quotes.create_order": 30}
+
+
+def lead_frame(n: int, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    companies = np.array([f"Company {i} {s}" for i, s in zip(range(n // 3 + 1), ["Inc", "Ltd", "LLC", "GmbH"] * n)])
+    idx = np.arange(n)
+    return pd.DataFrame(
+        {
+            "first_name": np.where(idx % 2 == 0, "Ada", "Alan"),
+            "last_name": pd.Series(idx).map(lambda i: f"Person{i}").to_numpy(dtype=object),
+            "email": pd.Series(idx).map(lambda i: f"p{i}@example{i % 5000}.com").to_numpy(dtype=object),
+            "company": companies[rng.integers(0, len(companies), n)],
+            "topic": "Laptops",
+            "source": rng.choice(["web", "event", "partner", "referral", "cold_call", "ads"], n),
+            "owner": rng.choice([f"owner{i}" for i in range(20)], n),
+            "estimated_value": rng.integers(1_000, 200_000, n).astype(np.int64),
+        }
+    )
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def bench_single(folder: Path, n: int) -> list[tuple[str, float, float | None]]:
+    path = folder / "single.duckdb"
+    db = sp.connect(path)
+    sp.catalog.add_product(db, sku="LAPTOP-15", name="Laptop", unit_price=Decimal("1200.00"))
+    sp.leads.create_many(db, lead_frame(20_000))  # a database that is not empty
+    rows = []
+
+    floor = []
+    for _ in range(n):
+        t = time.perf_counter()
+        con = duckdb.connect(str(path))
+        con.execute("CREATE TABLE IF NOT EXISTS _floor (x INTEGER)")
+        con.execute("INSERT INTO _floor VALUES (1)")
+        con.close()
+        floor.append(time.perf_counter() - t)
+    rows.append(("baseline: open + 1 INSERT + close", median_ms(floor), None))
+
+    created, t_create = [], []
+    for i in range(n):
+        t = time.perf_counter()
+        created.append(
+            sp.leads.create(
+                db, last_name=f"L{i}", email=f"l{i}@contoso.com", company=f"Contoso {i % 7} Ltd", owner="maria"
+            )
+        )
+        t_create.append(time.perf_counter() - t)
+    rows.append(("leads.create", median_ms(t_create), TARGETS["leads.create"]))
+
+    t_qual, opps = [], []
+    for lead in created:
+        t = time.perf_counter()
+        opps.append(sp.leads.qualify(db, lead).opportunity_id)
+        t_qual.append(time.perf_counter() - t)
+    rows.append(("leads.qualify", median_ms(t_qual), TARGETS["leads.qualify"]))
+
+    quotes = []
+    for opp in opps:
+        q = sp.quotes.create(db, opp, lines=[("LAPTOP-15", 10)])
+        sp.quotes.activate(db, q)
+        quotes.append(q)
+    t_order = []
+    for q in quotes:
+        t = time.perf_counter()
+        sp.quotes.create_order(db, q)
+        t_order.append(time.perf_counter() - t)
+    rows.append(("quotes.create_order", median_ms(t_order), TARGETS["quotes.create_order"]))
+    return rows
+
+
+def bench_bulk(folder: Path, n_create: int, n_qualify: int) -> list[tuple[str, float, float | None]]:
+    rows = []
+    frame = lead_frame(n_create)
+    path = folder / "bulk.duckdb"
+    db = sp.connect(path)
+    t = time.perf_counter()
+    sp.leads.create_many(db, frame)
+    rows.append((f"leads.create_many {n_create:,}", time.perf_counter() - t, 20 if n_create >= 1_000_000 else None))
+
+    con = duckdb.connect(str(folder / "baseline.duckdb"))
+    con.execute("CREATE TABLE bare AS SELECT * FROM frame LIMIT 0")
+    t = time.perf_counter()
+    con.execute("INSERT INTO bare SELECT * FROM frame")
+    con.close()
+    rows.append((f"baseline: bare INSERT of {n_create:,} rows", time.perf_counter() - t, None))
+
+    ids = db.sql(f"SELECT lead_id FROM leads ORDER BY lead_id LIMIT {n_qualify}")["lead_id"].to_numpy()
+    t = time.perf_counter()
+    sp.leads.qualify_many(db, ids)
+    rows.append((f"leads.qualify_many {n_qualify:,}", time.perf_counter() - t, 10 if n_qualify >= 100_000 else None))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument("--single", type=int, default=200, help="samples per single action")
+    args = ap.parse_args()
+    n_single, n_create, n_qualify = (30, 50_000, 10_000) if args.quick else (args.single, 1_000_000, 100_000)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"duckdb {duckdb.__version__}, pandas {pd.__version__}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print(f"\nsingle actions through sp.connect(file), median of {n_single}:")
+        for name, ms, target in bench_single(folder, n_single):
+            verdict = "" if target is None else f"  target <= {target} ms: {'ok' if ms <= target else 'MISSED'}"
+            print(f"  {name:40s} {ms:7.1f} ms{verdict}")
+        print("\nbulk actions on a file database:")
+        for name, s, target in bench_bulk(folder, n_create, n_qualify):
+            verdict = "" if target is None else f"  target <= {target} s: {'ok' if s <= target else 'MISSED'}"
+            print(f"  {name:40s} {s:7.2f} s{verdict}")
+
+
+if __name__ == "__main__":
+    main()

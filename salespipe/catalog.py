@@ -40,7 +40,7 @@ def add_price_list(db: Database, name: str, *, currency: str = "USD", default: b
             con.execute("UPDATE price_lists SET is_default = false WHERE is_default")
         return con.execute(
             """INSERT INTO price_lists (price_list_id, name, currency, is_default)
-               VALUES (nextval('price_list_seq'), ?, ?, ?) RETURNING price_list_id""",
+               VALUES ((SELECT coalesce(max(price_list_id), 0) + 1 FROM price_lists), ?, ?, ?) RETURNING price_list_id""",
             [name, currency.upper(), default],
         ).fetchall()[0][0]
 

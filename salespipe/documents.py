@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import duckdb
 
-from .db import first
+from .db import first, new_id
 from .errors import NotFound
 
 # kind -> (header table, key, line table, line key, line sequence, source-line column)
@@ -61,7 +61,7 @@ def copy_lines(con: duckdb.DuckDBPyConnection, source: str, target: str, mapping
     link_val = f", l.{src_line_key}" if dst_source_col else ""
     con.execute(
         f"""INSERT INTO {dst_lines} ({dst_line_key}, {dst_key}{link_col}, {cols})
-            SELECT nextval('{dst_seq}'), m.target_id{link_val}, l.line_no, l.sku, l.quantity, l.unit_price, l.discount, l.tax
+            SELECT {new_id(dst_lines, dst_line_key, "m.target_id, l.line_no")}, m.target_id{link_val}, l.line_no, l.sku, l.quantity, l.unit_price, l.discount, l.tax
             FROM {src_lines} l JOIN {mapping} m ON l.{src_key} = m.source_id
             ORDER BY m.target_id, l.line_no"""
     )

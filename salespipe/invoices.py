@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import check, machine
-from .db import Database, first, registered
+from .db import Database, first, new_id, registered
 from .errors import NotFound, ValidationError
 
 
@@ -102,8 +102,8 @@ def record_payments(
             row, inv, problem = bad[0]
             raise ValidationError(f"invoice {inv}: {problem}", field="amount", failures=bad)
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _pay_new AS
-               SELECT nextval('payment_seq') AS payment_id, p._row, p.invoice_id, p.raw::DECIMAL(18,2) AS amount, p.ts,
+            f"""CREATE OR REPLACE TEMP TABLE _pay_new AS
+               SELECT {new_id("payments", "payment_id", "p._row")} AS payment_id, p._row, p.invoice_id, p.raw::DECIMAL(18,2) AS amount, p.ts,
                       CASE WHEN p.raw::DECIMAL(18,2) = t.balance THEN 'complete' ELSE 'partial' END AS to_status
                FROM _pay_in p JOIN v_invoice_totals t ON t.invoice_id = p.invoice_id"""
         )

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import check, machine
-from .db import Database, registered
+from .db import Database, new_id, registered
 from .errors import ValidationError
 
 TEXT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "company", "topic", "source", "owner")
@@ -174,8 +174,8 @@ def create_many(db: Database, frame: pd.DataFrame, *, at: object = None, actor: 
             prefix = f"row {first[0]}: " if len(src) > 1 else ""
             raise ValidationError(f"{prefix}{first[2]}{more}", field=first[1], failures=failures)
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _lead_new AS
-               SELECT nextval('lead_seq') AS lead_id, * FROM _lead_src"""
+            f"""CREATE OR REPLACE TEMP TABLE _lead_new AS
+               SELECT {new_id("leads", "lead_id", "_row")} AS lead_id, * FROM _lead_src"""
         )
         con.execute(
             f"""INSERT INTO leads (lead_id, {", ".join(TEXT_FIELDS)}, estimated_value, created_at, state, status)
@@ -254,8 +254,7 @@ def qualify_many(
     }
     frame = pd.DataFrame({"lead_id": np.asarray(ids, dtype=np.int64), "ts": machine.at_column(at, len(ids))})
     with db.transaction() as con, registered(con, "_qualify_in", frame):
-        machine.require(con, "lead", "qualify", ids)
-        result = _qualify(con, flags, actor)
+        result = _qualify(con, flags, actor, ids)
         machine.apply(
             con,
             "lead",
@@ -270,7 +269,9 @@ def qualify_many(
     return result.drop(columns=["ts"])
 
 
-def _qualify(con: duckdb.DuckDBPyConnection, flags: dict[str, bool], actor: str | None) -> pd.DataFrame:
+def _qualify(
+    con: duckdb.DuckDBPyConnection, flags: dict[str, bool], actor: str | None, ids: Sequence[int]
+) -> pd.DataFrame:
     """The set-based core of qualification over the registered `_qualify_in` (lead_id, ts).
 
     Matching keys are nulled where a create_* flag is off, so one pipeline serves every case.
@@ -279,13 +280,13 @@ def _qualify(con: duckdb.DuckDBPyConnection, flags: dict[str, bool], actor: str 
     """
     name_key = "company_key(l.company)" if flags["create_account"] else "NULL::VARCHAR"
     person = "coalesce(l.last_name, l.first_name) IS NOT NULL" if flags["create_contact"] else "false"
-    con.execute(
+    found = con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _q AS
             WITH l AS (
                 SELECT l.lead_id, l.first_name, l.last_name, l.email, l.phone, l.job_title, l.company, l.topic,
                        l.source, l.owner, l.estimated_value, i.ts, {name_key} AS name_key,
                        CASE WHEN {person} THEN email_key(l.email) END AS mail_key, {person} AS person
-                FROM _qualify_in i JOIN leads l ON l.lead_id = i.lead_id
+                FROM _qualify_in i JOIN leads l ON l.lead_id = i.lead_id AND l.state = 'open'
             )
             SELECT l.*, ea.account_id AS old_account_id, ec.contact_id AS old_contact_id,
                    min(l.lead_id) OVER (PARTITION BY l.name_key) AS account_creator,
@@ -295,10 +296,12 @@ def _qualify(con: duckdb.DuckDBPyConnection, flags: dict[str, bool], actor: str 
                        WHERE name_key IN (SELECT name_key FROM l) GROUP BY name_key) ea ON ea.name_key = l.name_key
             LEFT JOIN (SELECT email_key, min(contact_id) AS contact_id FROM contacts
                        WHERE email_key IN (SELECT mail_key FROM l) GROUP BY email_key) ec ON ec.email_key = l.mail_key"""
-    )
+    ).fetchall()[0][0]
+    if found != len(ids):  # some lead is missing or not open: say which, precisely
+        machine.require(con, "lead", "qualify", ids)
     con.execute(
-        """INSERT INTO accounts (account_id, name, name_key, created_at, lead_id)
-           SELECT nextval('account_seq'), trim(company), name_key, ts, lead_id FROM _q
+        f"""INSERT INTO accounts (account_id, name, name_key, created_at, lead_id)
+           SELECT {new_id("accounts", "account_id", "lead_id")}, trim(company), name_key, ts, lead_id FROM _q
            WHERE name_key IS NOT NULL AND old_account_id IS NULL AND lead_id = account_creator"""
     )
     new_account = """LEFT JOIN accounts na ON q.old_account_id IS NULL AND na.lead_id = q.account_creator
@@ -306,7 +309,7 @@ def _qualify(con: duckdb.DuckDBPyConnection, flags: dict[str, bool], actor: str 
     con.execute(
         f"""INSERT INTO contacts (contact_id, account_id, first_name, last_name, email, email_key, phone,
                                   job_title, created_at, lead_id)
-            SELECT nextval('contact_seq'), coalesce(q.old_account_id, na.account_id), q.first_name, q.last_name,
+            SELECT {new_id("contacts", "contact_id", "q.lead_id")}, coalesce(q.old_account_id, na.account_id), q.first_name, q.last_name,
                    q.email, q.mail_key, q.phone, q.job_title, q.ts, q.lead_id
             FROM _q q {new_account}
             WHERE q.person AND q.old_contact_id IS NULL AND (q.mail_key IS NULL OR q.lead_id = q.contact_creator)"""
@@ -328,7 +331,7 @@ def _qualify(con: duckdb.DuckDBPyConnection, flags: dict[str, bool], actor: str 
         con.execute(
             f"""INSERT INTO opportunities (opportunity_id, lead_id, account_id, contact_id, topic, owner, source,
                                            estimated_value, probability, price_list_id, created_at, state, status)
-                SELECT nextval('opportunity_seq'), r.lead_id, coalesce(r.account_id, c.account_id), r.contact_id,
+                SELECT {new_id("opportunities", "opportunity_id", "r.lead_id")}, r.lead_id, coalesce(r.account_id, c.account_id), r.contact_id,
                        r.topic, r.owner, r.source, r.estimated_value, {DEFAULT_PROBABILITY},
                        (SELECT price_list_id FROM price_lists WHERE is_default), r.ts, 'open', 'in_progress'
                 FROM _qr r LEFT JOIN contacts c ON c.contact_id = r.contact_id"""

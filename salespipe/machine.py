@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import check
+from .db import new_id, registered
 from .errors import InvalidTransition, NotFound, ValidationError
 
 
@@ -204,14 +205,13 @@ def apply(
         if col != stamp:
             frame[f"v{i}"] = val
     df = pd.DataFrame({k: (v if np.ndim(v) else [v] * n) for k, v in frame.items()})
-    con.register("_transition", df)
-    try:
+    with registered(con, "_transition", df):
         if not checked:
             _check_relation(con, t, "_transition")
         con.execute(
             f"""INSERT INTO events (event_id, entity, entity_id, action, from_state, from_status,
                                     to_state, to_status, "at", actor, note)
-                SELECT nextval('event_seq'), '{entity}', t.id, '{action}', e.state, e.status,
+                SELECT {new_id("events", "event_id", "t.id")}, '{entity}', t.id, '{action}', e.state, e.status,
                        t.to_state, t.to_status, t.ts, t.actor, t.note
                 FROM _transition t JOIN {table} e ON e.{key} = t.id"""
         )
@@ -219,18 +219,13 @@ def apply(
         for i, col in enumerate(extra):
             sets.append(f"{col} = t.ts" if col == stamp else f"{col} = t.v{i}")
         con.execute(f"UPDATE {table} SET {', '.join(sets)} FROM _transition t WHERE {table}.{key} = t.id")
-    finally:
-        con.unregister("_transition")
 
 
 def require(con: duckdb.DuckDBPyConnection, entity: str, action: str, ids: Sequence[int] | np.ndarray) -> None:
     """Raise NotFound or InvalidTransition unless every record may take `action` now."""
     t = transition(entity, action)
-    con.register("_check_ids", pd.DataFrame({"id": np.asarray(ids, dtype=np.int64)}))
-    try:
+    with registered(con, "_check_ids", pd.DataFrame({"id": np.asarray(ids, dtype=np.int64)})):
         _check_relation(con, t, "_check_ids")
-    finally:
-        con.unregister("_check_ids")
 
 
 def _check_relation(con: duckdb.DuckDBPyConnection, t: Transition, relation: str) -> None:
@@ -286,7 +281,7 @@ def record_creation(
     con.execute(
         f"""INSERT INTO events (event_id, entity, entity_id, action, from_state, from_status,
                                 to_state, to_status, "at", actor, note)
-            SELECT nextval('event_seq'), '{entity}', s.id, 'create', NULL, NULL, s.state, s.status,
+            SELECT {new_id("events", "event_id", "s.id")}, '{entity}', s.id, 'create', NULL, NULL, s.state, s.status,
                    s.ts, ?, NULL
             FROM ({source_sql}) s""",
         [actor, *(params or [])],

@@ -53,7 +53,7 @@ def create(
         opp = con.execute(
             """INSERT INTO opportunities (opportunity_id, account_id, contact_id, topic, owner, source,
                    estimated_value, probability, price_list_id, created_at, state, status)
-               VALUES (nextval('opportunity_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', 'in_progress')
+               VALUES ((SELECT coalesce(max(opportunity_id), 0) + 1 FROM opportunities), ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', 'in_progress')
                RETURNING opportunity_id""",
             [account_id, contact_id, topic, owner, source, estimated_value, probability, pl, at],
         ).fetchall()[0][0]
@@ -163,6 +163,7 @@ def _close_won(
         note=check.text(note, "note"),
         values={"actual_value": pd.array(actual_value, dtype=object), "probability": 100},
         stamp="closed_at",
+        checked=True,  # callers verified the opportunities are open in this transaction
     )
 
 
@@ -239,7 +240,15 @@ def close_open_quotes(
         ).df()
     if len(rows):
         machine.apply(
-            con, "quote", "close", rows["quote_id"].to_numpy(), to=status, at=rows["ts"], actor=actor, stamp="closed_at"
+            con,
+            "quote",
+            "close",
+            rows["quote_id"].to_numpy(),
+            to=status,
+            at=rows["ts"],
+            actor=actor,
+            stamp="closed_at",
+            checked=True,  # selected by state just above
         )
 
 

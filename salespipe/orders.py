@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import check, documents, machine
-from .db import Database, registered
+from .db import Database, new_id, registered
 from .documents import Totals
 
 
@@ -59,8 +59,8 @@ def create_invoice_many(
     with db.transaction() as con, registered(con, "_invoice_in", frame):
         machine.require(con, "order", "create_invoice", ids)
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _invoice_map AS
-               SELECT source_id, nextval('invoice_seq') AS target_id, _row, ts FROM _invoice_in"""
+            f"""CREATE OR REPLACE TEMP TABLE _invoice_map AS
+               SELECT source_id, {new_id("invoices", "invoice_id", "_row")} AS target_id, _row, ts FROM _invoice_in"""
         )
         con.execute(
             """INSERT INTO invoices (invoice_id, order_id, opportunity_id, discount_pct, discount_amount, freight,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import check, documents, machine, opportunities
-from .db import Database, first, registered
+from .db import Database, first, new_id, registered
 from .documents import Totals as QuoteTotals
 from .errors import InvalidTransition, NotFound, ValidationError
 
@@ -85,7 +85,7 @@ def _insert_lines(con: duckdb.DuckDBPyConnection, relation: str) -> None:
         )
     con.execute(
         f"""INSERT INTO quote_lines (quote_line_id, quote_id, line_no, sku, quantity, unit_price, discount, tax)
-            SELECT nextval('quote_line_seq'), quote_id, line_no, sku, quantity, unit_price, discount, tax
+            SELECT {new_id("quote_lines", "quote_line_id", "quote_id, line_no")}, quote_id, line_no, sku, quantity, unit_price, discount, tax
             FROM ({src}) ORDER BY quote_id, line_no"""
     )
 
@@ -186,8 +186,8 @@ def create_many(
         if bad_pl:
             raise NotFound("price list", bad_pl[0])
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _quote_new AS
-               SELECT nextval('quote_seq') AS quote_id, i._row, i.opportunity_id,
+            f"""CREATE OR REPLACE TEMP TABLE _quote_new AS
+               SELECT {new_id("quotes", "quote_id", "i._row")} AS quote_id, i._row, i.opportunity_id,
                       coalesce(i.price_list_id, o.price_list_id) AS price_list_id,
                       i.discount_pct::DECIMAL(9,4) AS discount_pct, i.discount_amount::DECIMAL(18,2) AS discount_amount,
                       i.freight::DECIMAL(18,2) AS freight, i.created_at
@@ -196,7 +196,7 @@ def create_many(
         con.execute(
             """INSERT INTO quotes (quote_id, quote_number, revision, opportunity_id, price_list_id, discount_pct,
                                    discount_amount, freight, created_at, state, status)
-               SELECT quote_id, 'QUO-' || lpad(nextval('quote_number_seq')::VARCHAR, 6, '0'), 1, opportunity_id,
+               SELECT quote_id, 'QUO-' || lpad(quote_id::VARCHAR, 6, '0'), 1, opportunity_id,
                       price_list_id, discount_pct, discount_amount, freight, created_at, 'draft', 'in_progress'
                FROM _quote_new ORDER BY _row"""
         )
@@ -421,8 +421,8 @@ def revise_many(
         )
         machine.apply(con, "quote", "revise", ids, to="revised", at=at, actor=actor, stamp="closed_at")
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _revise_map AS
-               SELECT r.source_id, nextval('quote_seq') AS target_id, r._row, r.ts FROM _revise_in r"""
+            f"""CREATE OR REPLACE TEMP TABLE _revise_map AS
+               SELECT r.source_id, {new_id("quotes", "quote_id", "r._row")} AS target_id, r._row, r.ts FROM _revise_in r"""
         )
         con.execute(
             """INSERT INTO quotes (quote_id, quote_number, revision, opportunity_id, price_list_id, discount_pct,
@@ -491,26 +491,27 @@ def create_order_many(
     frame = pd.DataFrame({"source_id": np.asarray(ids, dtype=np.int64), "_row": np.arange(len(ids))})
     frame["ts"] = at if np.ndim(at) else [at] * len(ids)
     with db.transaction() as con, registered(con, "_order_in", frame):
-        machine.require(con, "quote", "create_order", ids)
-        _check_open_opportunities(
-            con, "SELECT q.opportunity_id FROM quotes q JOIN _order_in r ON r.source_id = q.quote_id"
-        )
-        dup = first(
-            con.execute(
-                """SELECT q.opportunity_id FROM quotes q JOIN _order_in r ON r.source_id = q.quote_id
-               GROUP BY 1 HAVING count(*) > 1 LIMIT 1"""
-            )
-        )
-        if dup:
-            raise ValidationError(
-                f"two of the quotes belong to opportunity {dup[0]}: order only one of them", field="ids"
-            )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE _order_map AS
-               SELECT r.source_id, nextval('order_seq') AS target_id, r._row, r.ts, q.opportunity_id, t.total
-               FROM _order_in r JOIN quotes q ON q.quote_id = r.source_id
+        # Happy path in one statement: active quotes of open opportunities, with their totals.
+        made = con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _order_map AS
+               SELECT r.source_id, {new_id("orders", "order_id", "r._row")} AS target_id, r._row, r.ts, q.opportunity_id, t.total,
+                      count(*) OVER (PARTITION BY q.opportunity_id) AS same_opportunity
+               FROM _order_in r
+               JOIN quotes q ON q.quote_id = r.source_id AND q.state = 'active'
+               JOIN opportunities o ON o.opportunity_id = q.opportunity_id AND o.state = 'open'
                JOIN v_quote_totals t ON t.quote_id = r.source_id"""
-        )
+        ).fetchall()[0][0]
+        if made != len(ids):  # say precisely what is wrong
+            machine.require(con, "quote", "create_order", ids)
+            _check_open_opportunities(
+                con, "SELECT q.opportunity_id FROM quotes q JOIN _order_in r ON r.source_id = q.quote_id"
+            )
+        won = con.execute(
+            "SELECT source_id, target_id, opportunity_id, total, ts, same_opportunity FROM _order_map ORDER BY _row"
+        ).df()
+        if (won["same_opportunity"] > 1).any():
+            opp = int(won.loc[won["same_opportunity"] > 1, "opportunity_id"].iloc[0])
+            raise ValidationError(f"two of the quotes belong to opportunity {opp}: order only one of them", field="ids")
         con.execute(
             """INSERT INTO orders (order_id, quote_id, opportunity_id, price_list_id, discount_pct, discount_amount,
                                    freight, created_at, state, status)
@@ -522,18 +523,23 @@ def create_order_many(
         machine.record_creation(
             con, "order", "SELECT target_id AS id, 'active' AS state, 'new' AS status, ts FROM _order_map", actor=actor
         )
-        won = con.execute("SELECT source_id, opportunity_id, total, ts FROM _order_map ORDER BY _row").df()
         machine.apply(
-            con, "quote", "create_order", won["source_id"].to_numpy(), at=won["ts"], actor=actor, stamp="closed_at"
+            con,
+            "quote",
+            "create_order",
+            won["source_id"].to_numpy(),
+            at=won["ts"],
+            actor=actor,
+            stamp="closed_at",
+            checked=True,
         )
         opportunities.close_open_quotes(
             con, won["opportunity_id"].to_numpy(), won["ts"], status="canceled", actor=actor, keep=ids
         )
         totals = [r[0] for r in con.execute("SELECT total FROM _order_map ORDER BY _row").fetchall()]
         opportunities._close_won(con, won["opportunity_id"].tolist(), totals, at=won["ts"], actor=actor)
-        order_ids = con.execute("SELECT target_id FROM _order_map ORDER BY _row").fetchnumpy()["target_id"]
         con.execute("DROP TABLE _order_map")
-    return np.asarray(order_ids, dtype=np.int64)
+    return won["target_id"].to_numpy(dtype=np.int64)
 
 
 def _write_order_lines(con: duckdb.DuckDBPyConnection) -> None:

@@ -3,20 +3,6 @@
 -- salespipe/machine.py); every change of them appends a row to `events`.
 -- Money is DECIMAL(18,2); timestamps are UTC.
 
-CREATE SEQUENCE lead_seq;
-CREATE SEQUENCE account_seq;
-CREATE SEQUENCE contact_seq;
-CREATE SEQUENCE opportunity_seq;
-CREATE SEQUENCE price_list_seq;
-CREATE SEQUENCE quote_seq;
-CREATE SEQUENCE quote_number_seq;
-CREATE SEQUENCE quote_line_seq;
-CREATE SEQUENCE order_seq;
-CREATE SEQUENCE order_line_seq;
-CREATE SEQUENCE invoice_seq;
-CREATE SEQUENCE invoice_line_seq;
-CREATE SEQUENCE payment_seq;
-CREATE SEQUENCE event_seq;
 
 -- Normalized keys used to match existing accounts and contacts on qualification.
 -- Company: case, punctuation, whitespace and trailing legal suffixes are ignored.
@@ -211,7 +197,7 @@ CREATE TABLE events (
 );
 
 INSERT INTO price_lists (price_list_id, name, currency, is_default)
-VALUES (nextval('price_list_seq'), 'Default', 'USD', true);
+VALUES (1, 'Default', 'USD', true);
 
 -- Amounts of every document line, rounded half-up to cents per line (DESIGN.md, Totals).
 CREATE VIEW v_quote_lines AS

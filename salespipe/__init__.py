@@ -1,6 +1,6 @@
 """salespipe: the Dynamics 365 sales process as stage transitions over DuckDB."""
 
-from . import catalog, doctor, invoices, leads, machine, opportunities, orders, quotes
+from . import catalog, doctor, invoices, leads, machine, opportunities, orders, quotes, team
 from .db import SCHEMA_VERSION, Database, connect
 from .errors import Busy, InvalidTransition, NotFound, SalespipeError, ValidationError
 
@@ -21,4 +21,5 @@ __all__ = [
     "opportunities",
     "orders",
     "quotes",
+    "team",
 ]

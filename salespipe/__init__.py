@@ -1,6 +1,6 @@
 """salespipe: the Dynamics 365 sales process as stage transitions over DuckDB."""
 
-from . import catalog, doctor, invoices, leads, machine, opportunities, orders, quotes, team
+from . import catalog, demo, doctor, invoices, leads, machine, metrics, opportunities, orders, quotes, team
 from .db import SCHEMA_VERSION, Database, connect
 from .errors import Busy, InvalidTransition, NotFound, SalespipeError, ValidationError
 
@@ -13,11 +13,13 @@ __all__ = [
     "SalespipeError",
     "ValidationError",
     "catalog",
+    "demo",
     "doctor",
     "connect",
     "invoices",
     "leads",
     "machine",
+    "metrics",
     "opportunities",
     "orders",
     "quotes",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import doctor, walkthrough
+from . import demo, doctor, walkthrough
 from .db import SCHEMA_VERSION, connect, default_path
 from .errors import SalespipeError
 
@@ -25,6 +25,21 @@ def cmd_walkthrough(args: argparse.Namespace) -> int:
     db = _db(args)
     print(f"walking one deal from lead to paid invoice on {db.path}\n")
     walkthrough.run(db, say=lambda line: print(f"  {line}"))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    db = _db(args)
+    if args.if_empty and db.sql("SELECT count(*) AS n FROM leads")["n"][0] > 0:
+        print(f"{db.path} already holds data; keeping it (drop --if-empty to add more)")
+        return 0
+    print(f"generating {args.leads:,} leads of sales history (seed {args.seed}) into {db.path}")
+    summary = demo.generate(db, leads=args.leads, seed=args.seed, end=args.end, progress=True)
+    print(
+        f"done in {summary.seconds:.1f} s: {summary.qualified:,} qualified, {summary.quotes:,} quotes, "
+        f"{summary.opportunities_won:,} won, {summary.opportunities_lost:,} lost, {summary.invoices:,} invoices, "
+        f"{summary.payments:,} payments"
+    )
     return 0
 
 
@@ -53,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("walkthrough", help="run one deal from lead to paid invoice and print each step").set_defaults(
         func=cmd_walkthrough
     )
+    g = sub.add_parser("demo", help="generate realistic demo sales history through the bulk actions")
+    g.add_argument("--leads", type=int, default=50_000, help="number of leads (default 50,000)")
+    g.add_argument("--seed", type=int, default=42, help="random seed: the same seed builds the same database")
+    g.add_argument("--end", default=None, help="last day of the history, ISO date (default 2026-11-01)")
+    g.add_argument("--if-empty", action="store_true", help="do nothing if the database already has leads")
+    g.set_defaults(func=cmd_demo)
     d = sub.add_parser("doctor", help="check every invariant and list violations (exit 1 if any)")
     d.add_argument("--limit", type=int, default=20, help="violations shown per check")
     d.set_defaults(func=cmd_doctor)

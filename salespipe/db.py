@@ -14,12 +14,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from .errors import Busy, SalespipeError, ValidationError
 
@@ -71,6 +73,7 @@ class _Engine:
     def connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None or self._pid != os.getpid():  # a forked child needs its own instance
             self._con = duckdb.connect(":memory:")
+            self._con.execute("SET enable_progress_bar = false")
             self._pid = os.getpid()
         return self._con
 
@@ -94,6 +97,7 @@ class Database:
         self._mutex = threading.RLock()
         if self.memory:
             self._memory_con = duckdb.connect(":memory:")
+            self._memory_con.execute("SET enable_progress_bar = false")
 
     def __repr__(self) -> str:
         return f"<salespipe.Database {self.path!r} schema v{SCHEMA_VERSION}>"
@@ -250,6 +254,20 @@ def _plain(values: pd.Series) -> list:
     return [None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) else v for v in out]
 
 
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    """The frame as Arrow; columns of Decimals become decimal128(38, 6), exact (never float)."""
+    columns = {}
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object:
+            sample = col.dropna()
+            if len(sample) and isinstance(sample.iloc[0], Decimal):
+                columns[name] = pa.array(_plain(col), type=pa.decimal128(38, 6))
+                continue
+        columns[name] = pa.Array.from_pandas(col)
+    return pa.table(columns)
+
+
 @contextmanager
 def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[str]:
     """Copy a DataFrame into the temp table `name` for the duration of a block.
@@ -263,15 +281,23 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -
         select = ", ".join(f'unnest(${i + 1}) AS "{c}"' for i, c in enumerate(columns))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}", [_plain(frame[c]) for c in columns])
     else:
-        con.register(f"{name}_frame", frame)
+        con.register(f"{name}_frame", _arrow(frame))
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_frame")
         finally:
-            con.unregister(f"{name}_frame")
+            try:
+                con.unregister(f"{name}_frame")
+            except duckdb.Error:
+                pass  # an aborted transaction refuses even this; the error above is the one to see
     try:
         yield name
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+    except BaseException:
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        except duckdb.Error:
+            pass  # a DuckDB error aborted the transaction, which refuses this; its rollback drops the table
+        raise  # the original error, not "transaction is aborted"
+    con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def first(result: duckdb.DuckDBPyConnection) -> tuple | None:

@@ -129,9 +129,9 @@ def _prepare(frame: pd.DataFrame, at: object) -> pd.DataFrame:
         if col is None:
             out[f] = pd.Series([None] * n, dtype=object)
             continue
-        kinds = {type(v) for v in col.dropna()} - {str}
-        if kinds:
-            raise ValidationError(f"{f} must hold text, found {', '.join(sorted(k.__name__ for k in kinds))}", field=f)
+        kind = pd.api.types.infer_dtype(col, skipna=True)
+        if kind not in ("string", "empty") and col.notna().any():  # an all-blank column of any dtype is fine
+            raise ValidationError(f"{f} must hold text, found {kind} values", field=f)
         out[f] = col.to_numpy(dtype=object)
     ev = frame["estimated_value"] if "estimated_value" in frame.columns else pd.Series([None] * n, dtype=object)
     if ev.dtype == object:

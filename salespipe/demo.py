@@ -115,8 +115,8 @@ def _setup(db: Database, rng: np.random.Generator, names: dict[str, list[str]], 
     owners = pd.DataFrame(
         {
             "owner": [
-                f"{f.lower()}.{l.lower()}"
-                for f, l in zip(names["first"][:n_owners], names["last"][-n_owners:], strict=True)
+                f"{first.lower()}.{last.lower()}"
+                for first, last in zip(names["first"][:n_owners], names["last"][-n_owners:], strict=True)
             ],
             "region": [REGIONS[i % len(REGIONS)] for i in range(n_owners)],
             "skill": np.round(rng.uniform(0.65, 1.35, n_owners), 3),

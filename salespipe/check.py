@@ -94,10 +94,12 @@ def quantity(value: object, field: str = "quantity") -> Decimal:
 
 
 def percent(value: object, field: str) -> Decimal:
-    """A percentage from 0 to 100."""
+    """A percentage from 0 to 100 with at most 4 decimal places (stored as DECIMAL(9,4))."""
     d = _decimal(value, field)
     if not Decimal(0) <= d <= Decimal(100):
         raise ValidationError(f"{field} must be between 0 and 100, got {d}", field=field, value=value)
+    if d != d.quantize(Decimal("0.0001")):
+        raise ValidationError(f"{field} {d} has more than 4 decimal places", field=field, value=value)
     return d
 
 

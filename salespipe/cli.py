@@ -59,6 +59,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import report  # plotly only for this command
+
+    db = _db(args)
+    path = report.write(db, args.out, progress=True)
+    print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KB); open it in a browser, no network needed")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="salespipe", description="The sales process over DuckDB.")
     ap.add_argument("--db", default=None, help=f"database file (default: SALESPIPE_DB or {default_path()})")
@@ -77,6 +86,10 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="check every invariant and list violations (exit 1 if any)")
     d.add_argument("--limit", type=int, default=20, help="violations shown per check")
     d.set_defaults(func=cmd_doctor)
+    r = sub.add_parser("report", help="write the dashboard (key numbers and charts) as one offline HTML page")
+    r.add_argument("--db", default=argparse.SUPPRESS, help="database file (as the global --db)")
+    r.add_argument("--out", default="reports/dashboard.html", help="the HTML file (default reports/dashboard.html)")
+    r.set_defaults(func=cmd_report)
     return ap
 
 

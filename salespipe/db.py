@@ -120,6 +120,13 @@ class Database:
                 con.execute(f"USE {ALIAS}")
                 return
             except duckdb.Error as exc:
+                if isinstance(exc, duckdb.IOException) and not _is_lock_conflict(exc):
+                    raise ValidationError(  # a directory, not a DuckDB file, no permission: not a bare DuckDB error
+                        f"cannot open {self.path} as a salespipe database ({exc}): give the path of a "
+                        "salespipe DuckDB file, or of a new file to create",
+                        field="path",
+                        value=self.path,
+                    ) from exc
                 if not _is_lock_conflict(exc):
                     raise
                 now = time.monotonic()

@@ -191,11 +191,13 @@ def apply(
         state, status = _target(t, to)
         frame["to_state"], frame["to_status"] = state, status
     else:
-        pairs = [_target(t, x) for x in to]
-        if len(pairs) != n:
-            raise ValidationError(f"status has {len(pairs)} values for {n} records", field="status")
-        frame["to_state"] = [p[0] for p in pairs]
-        frame["to_status"] = [p[1] for p in pairs]
+        to = np.asarray(to, dtype=object)
+        if len(to) != n:
+            raise ValidationError(f"status has {len(to)} values for {n} records", field="status")
+        names, index = np.unique(to.astype(str), return_inverse=True)
+        pairs = [_target(t, x) for x in names]
+        frame["to_state"] = np.array([p[0] for p in pairs], dtype=object)[index]
+        frame["to_status"] = np.array([p[1] for p in pairs], dtype=object)[index]
     frame["actor"] = check.text(actor, "actor")
     frame["note"] = check.text(note, "note")
     extra = dict(values or {})
@@ -204,7 +206,7 @@ def apply(
     for i, (col, val) in enumerate(extra.items()):
         if col != stamp:
             frame[f"v{i}"] = val
-    df = pd.DataFrame({k: (v if np.ndim(v) else [v] * n) for k, v in frame.items()})
+    df = pd.DataFrame({k: (v if np.ndim(v) else np.full(n, v, dtype=object)) for k, v in frame.items()})
     with registered(con, "_transition", df):
         if not checked:
             _check_relation(con, t, "_transition")

@@ -60,7 +60,7 @@ def _insert_lines(con: duckdb.DuckDBPyConnection, relation: str) -> None:
     discount or tax, or a discount above the line's base is a ValidationError naming the line.
     """
     src = f"""SELECT r.*, i.unit_price, p.sku IS NOT NULL AS known,
-                     round(r.quantity::DECIMAL(18,4) * i.unit_price, 2) AS base
+                     round(r.quantity::DECIMAL(38,4) * i.unit_price, 2) AS base
               FROM {relation} r JOIN quotes q ON q.quote_id = r.quote_id
               LEFT JOIN products p ON p.sku = r.sku
               LEFT JOIN price_list_items i ON i.price_list_id = q.price_list_id AND i.sku = r.sku"""
@@ -71,10 +71,12 @@ def _insert_lines(con: duckdb.DuckDBPyConnection, relation: str) -> None:
                         WHEN quantity IS NULL OR quantity <= 0 THEN 'quantity must be greater than 0'
                         WHEN discount < 0 THEN 'discount must not be negative'
                         WHEN tax < 0 THEN 'tax must not be negative'
+                        WHEN base >= 1000000000000 THEN 'quantity ' || quantity || ' x unit price ' || unit_price
+                             || ' is too large for one line (the limit is 1,000,000,000,000.00)'
                         ELSE 'discount ' || discount || ' is more than the line base ' || base END AS problem
             FROM ({src})
             WHERE NOT known OR unit_price IS NULL OR quantity IS NULL OR quantity <= 0
-               OR discount < 0 OR tax < 0 OR discount > base
+               OR discount < 0 OR tax < 0 OR discount > base OR base >= 1000000000000
             ORDER BY quote_id, line_no LIMIT 100"""
     ).fetchall()
     if bad:
@@ -232,6 +234,7 @@ def _check_numbers(con: duckdb.DuckDBPyConnection) -> None:
     bad = con.execute(
         """SELECT 'discount_pct', _row, discount_pct FROM _quote_in
                WHERE TRY_CAST(discount_pct AS DECIMAL(18,6)) IS NULL OR discount_pct::DECIMAL(18,6) NOT BETWEEN 0 AND 100
+                  OR discount_pct::DECIMAL(18,6) <> round(discount_pct::DECIMAL(18,6), 4)
            UNION ALL SELECT 'discount_amount', _row, discount_amount FROM _quote_in
                WHERE TRY_CAST(discount_amount AS DECIMAL(38,6)) IS NULL OR discount_amount::DECIMAL(38,6) < 0
                   OR discount_amount::DECIMAL(38,6) <> round(discount_amount::DECIMAL(38,6), 2)
@@ -240,6 +243,7 @@ def _check_numbers(con: duckdb.DuckDBPyConnection) -> None:
                   OR freight::DECIMAL(38,6) <> round(freight::DECIMAL(38,6), 2)
            UNION ALL SELECT 'quantity', quote, quantity FROM _quote_lines_in
                WHERE TRY_CAST(quantity AS DECIMAL(38,6)) IS NULL OR quantity::DECIMAL(38,6) <= 0
+                  OR quantity::DECIMAL(38,6) <> round(quantity::DECIMAL(38,6), 4)
            UNION ALL SELECT 'discount', quote, discount FROM _quote_lines_in
                WHERE TRY_CAST(discount AS DECIMAL(38,6)) IS NULL OR discount::DECIMAL(38,6) < 0
                   OR discount::DECIMAL(38,6) <> round(discount::DECIMAL(38,6), 2)
@@ -253,11 +257,11 @@ def _check_numbers(con: duckdb.DuckDBPyConnection) -> None:
         raise ValidationError(
             f"quote row {row}: {field} {value!r} must be a non-negative number"
             + (
-                " from 0 to 100"
+                " from 0 to 100 with at most 4 decimals"
                 if field == "discount_pct"
                 else " with at most 2 decimals"
                 if field != "quantity"
-                else " > 0"
+                else " > 0 with at most 4 decimals"
             ),
             field=field,
             value=value,

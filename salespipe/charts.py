@@ -1,0 +1,580 @@
+"""Plotly figures of the metric frames (docs/metrics.md).
+
+Each function takes a frame as `salespipe.metrics` returns it and only draws it: no rates or
+totals are recomputed here. A frame that lacks a column the chart needs raises `ValidationError`
+naming it; an empty frame gives a figure that says "no data". Optional `period` and `by` columns
+(owner, source, product, account, region) become one trace per group.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterator, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from .errors import ValidationError
+
+BY_COLUMNS = ("owner", "source", "product", "account", "region")
+
+# One meaning, one color, on every chart.
+ACCENT = "#2563eb"
+ACCENT_LIGHT = "#93c5fd"
+OUTCOME_COLORS = {"won": "#16a34a", "lost": "#dc2626", "open": "#9ca3af", "all": "#475569"}
+STAGE_COLORS = {
+    "lead": "#1e3a8a",
+    "qualified": "#1d4ed8",
+    "quoted": "#3b82f6",
+    "won": "#16a34a",
+    "invoiced": "#0d9488",
+    "paid": "#047857",
+}
+STAT_COLORS = {"median_days": ACCENT, "mean_days": "#f59e0b", "p90_days": ACCENT_LIGHT}
+STAT_NAMES = {"median_days": "median", "mean_days": "mean", "p90_days": "90th percentile"}
+PALETTE = ("#2563eb", "#f59e0b", "#16a34a", "#dc2626", "#7c3aed", "#0d9488", "#db2777", "#65a30d", "#ea580c", "#475569")
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+
+PERCENT_AXIS = {"tickformat": ".0%", "rangemode": "tozero"}
+MONEY_AXIS = {"tickformat": ",.0f", "rangemode": "tozero"}
+DAYS_AXIS = {"tickformat": ",.0f", "rangemode": "tozero"}
+
+
+# -- formatting (display only) ----------------------------------------------------------------
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def pct(value: object) -> str:
+    """0.4213 -> '42.1%'; missing -> 'n/a'."""
+    return "n/a" if _missing(value) else f"{float(value):.1%}"
+
+
+def money(value: object) -> str:
+    """1234567.8 -> '1,234,568'; missing -> 'n/a'."""
+    return "n/a" if _missing(value) else f"{float(value):,.0f}"
+
+
+def days(value: object) -> str:
+    """12.345 -> '12.3 days'; missing -> 'n/a'."""
+    return "n/a" if _missing(value) else f"{float(value):,.1f} days"
+
+
+def _num(value: object) -> str:
+    """12.345 -> '12.3' (a bar label; the axis names the unit)."""
+    return "" if _missing(value) else f"{float(value):,.1f}"
+
+
+def count(value: object) -> str:
+    """12345 -> '12,345'; missing -> 'n/a'."""
+    return "n/a" if _missing(value) else f"{int(value):,}"
+
+
+def _period_label(value: object) -> str:
+    return "n/a" if _missing(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+# -- frame handling ---------------------------------------------------------------------------
+
+
+def _check(frame: object, required: Sequence[str], chart: str) -> pd.DataFrame:
+    """The frame, if it is a DataFrame with every required column; else ValidationError."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValidationError(
+            f"{chart} takes a pandas DataFrame from salespipe.metrics, not {type(frame).__name__}",
+            field="frame",
+            value=type(frame).__name__,
+        )
+    for column in required:
+        if column not in frame.columns:
+            raise ValidationError(
+                f"{chart}: the frame has no column {column!r} (it has {', '.join(map(str, frame.columns)) or 'none'}); "
+                "pass the frame the matching salespipe.metrics function returns",
+                field=column,
+            )
+    return frame
+
+
+def _by(frame: pd.DataFrame, by: str | Sequence[str] | None = None) -> list[str]:
+    """The group columns: `by` when given (checked), else the frame's known by columns."""
+    if by is None:
+        return [c for c in BY_COLUMNS if c in frame.columns]
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _label(values: Sequence[object]) -> str:
+    parts = [_period_label(v) if isinstance(v, pd.Timestamp) else ("n/a" if _missing(v) else str(v)) for v in values]
+    return " · ".join(parts)
+
+
+def _groups(frame: pd.DataFrame, keys: Sequence[str]) -> Iterator[tuple[str | None, pd.DataFrame]]:
+    """(label, rows) per group of `keys`, in frame order; one unnamed group when there are no keys."""
+    if not keys:
+        yield None, frame
+        return
+    for values, rows in frame.groupby(list(keys), sort=False, dropna=False):
+        yield _label(values if isinstance(values, tuple) else (values,)), rows
+
+
+def _labels(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
+    """One category label per row from the key columns."""
+    return [_label(row) for row in frame[list(keys)].itertuples(index=False, name=None)]
+
+
+def _color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+# -- figures ----------------------------------------------------------------------------------
+
+
+@functools.cache
+def _template() -> go.layout.Template:
+    """A light white template (plotly_white's look without its per-trace defaults, which are slow to copy)."""
+    axis = {
+        "gridcolor": "#eef0f3",
+        "linecolor": "#d1d5db",
+        "zerolinecolor": "#d1d5db",
+        "ticks": "",
+        "title": {"standoff": 12},
+    }
+    return go.layout.Template(
+        layout={
+            "paper_bgcolor": "white",
+            "plot_bgcolor": "white",
+            "colorway": list(PALETTE),
+            "xaxis": axis,
+            "yaxis": axis,
+            "hovermode": "closest",
+            "hoverlabel": {"align": "left"},
+        }
+    )
+
+
+def _figure(title: str, x_title: str, y_title: str, *, height: int = 440, legend: bool = True) -> go.Figure:
+    fig = go.Figure(layout={"template": _template()})
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 17}},
+        font={"family": FONT, "size": 13, "color": "#1f2937"},
+        height=height,
+        margin={"l": 70, "r": 30, "t": 70, "b": 60},
+        hoverlabel={"font": {"family": FONT, "size": 13}},
+        showlegend=legend,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        separators=".,",
+    )
+    fig.update_xaxes(title_text=x_title, automargin=True)
+    fig.update_yaxes(title_text=y_title, automargin=True)
+    return fig
+
+
+def no_data(title: str) -> go.Figure:
+    """A figure that says "no data" (an empty frame)."""
+    fig = _figure(title, "", "", height=300, legend=False)
+    fig.add_annotation(
+        text="no data", x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 20, "color": "#6b7280"}
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _height(categories: int, per: int = 28) -> int:
+    """Figure height for a horizontal bar chart of `categories` bars."""
+    return max(440, min(1400, 110 + per * categories))
+
+
+def funnel_chart(frame: pd.DataFrame, title: str = "Funnel: leads reaching each stage") -> go.Figure:
+    """The funnel frame as a funnel: count per stage, with the frame's conversion rates as text."""
+    need = ["stage", "count", "conversion_from_previous", "conversion_from_first"]
+    frame = _check(frame, need, "funnel_chart")
+    if frame.empty:
+        return no_data(title)
+    keys = [c for c in ("period", *BY_COLUMNS) if c in frame.columns]
+    fig = _figure(title, "leads", "stage", legend=bool(keys))
+    for i, (name, rows) in enumerate(_groups(frame, keys)):
+        text = [f"{count(n)} · {pct(f)}" for n, f in zip(rows["count"], rows["conversion_from_first"])]
+        hover = [[pct(p), pct(f)] for p, f in zip(rows["conversion_from_previous"], rows["conversion_from_first"])]
+        colors = [STAGE_COLORS.get(str(s), ACCENT) for s in rows["stage"]] if not keys else _color(i)
+        fig.add_trace(
+            go.Funnel(
+                name=name or "leads",
+                y=rows["stage"].astype(str).tolist(),
+                x=rows["count"].to_numpy(),
+                text=text,
+                textinfo="text",
+                textposition="auto",
+                textangle=0,
+                customdata=hover,
+                marker={"color": colors},
+                connector={"fillcolor": "#eef2f7", "line": {"color": "#d1d5db", "width": 1}},
+                hovertemplate=(
+                    ("<b>" + name + "</b><br>" if name else "")
+                    + "%{y}: %{x:,} leads<br>from previous stage %{customdata[0]}"
+                    + "<br>from first stage %{customdata[1]}<extra></extra>"
+                ),
+            )
+        )
+    fig.update_xaxes(tickformat=",d")
+    return fig
+
+
+def win_rate_chart(frame: pd.DataFrame, by: str | Sequence[str] = "owner", title: str | None = None) -> go.Figure:
+    """Win rate (won / closed) per `by` value as horizontal bars, highest on top."""
+    keys = [by] if isinstance(by, str) else list(by)
+    label = " · ".join(keys)
+    title = title or f"Win rate by {label}"
+    need = [*keys, "won", "lost", "open", "win_rate", "won_value", "win_rate_all"]
+    frame = _check(frame, need, "win_rate_chart")
+    if frame.empty:
+        return no_data(title)
+    others = [c for c in ("period", *BY_COLUMNS) if c in frame.columns and c not in keys]
+    categories = frame[keys].drop_duplicates()
+    fig = _figure(title, "win rate (won / (won + lost))", label, height=_height(len(categories)), legend=bool(others))
+    for i, (name, rows) in enumerate(_groups(frame, others)):
+        hover = [
+            [pct(a), count(w), count(lo), count(o), money(v)]
+            for a, w, lo, o, v in zip(rows["win_rate_all"], rows["won"], rows["lost"], rows["open"], rows["won_value"])
+        ]
+        fig.add_trace(
+            go.Bar(
+                name=name or "win rate",
+                orientation="h",
+                y=_labels(rows, keys),
+                x=rows["win_rate"].to_numpy(dtype=float),
+                text=[pct(v) for v in rows["win_rate"]],
+                textposition="auto",
+                customdata=hover,
+                marker={"color": _color(i) if others else ACCENT},
+                hovertemplate=(
+                    ("<b>" + name + "</b><br>" if name else "")
+                    + "<b>%{y}</b><br>win rate %{text}<br>won of all (incl. open) %{customdata[0]}"
+                    + "<br>won %{customdata[1]} · lost %{customdata[2]} · open %{customdata[3]}"
+                    + "<br>won value %{customdata[4]}<extra></extra>"
+                ),
+            )
+        )
+    fig.update_xaxes(**PERCENT_AXIS)
+    fig.update_yaxes(categoryorder="total ascending" if not others else "trace", type="category")
+    fig.update_layout(barmode="group")
+    return fig
+
+
+def win_rate_trend_chart(frame: pd.DataFrame, title: str = "Win rate by month of opportunity creation") -> go.Figure:
+    """Win rate per period as lines: won / closed, and won / all (incl. still open) dotted."""
+    need = ["period", "won", "lost", "open", "win_rate", "win_rate_all"]
+    frame = _check(frame, need, "win_rate_trend_chart")
+    if frame.empty:
+        return no_data(title)
+    keys = _by(frame)
+    fig = _figure(title, "period (opportunity created)", "win rate", legend=True)
+    for i, (name, rows) in enumerate(_groups(frame, keys)):
+        hover = [
+            [pct(a), count(w), count(lo), count(o)]
+            for a, w, lo, o in zip(rows["win_rate_all"], rows["won"], rows["lost"], rows["open"])
+        ]
+        color = _color(i) if keys else ACCENT
+        template = (
+            ("<b>" + name + "</b><br>" if name else "")
+            + "%{x|%b %Y}<br>win rate %{customdata[4]}<br>won of all (incl. open) %{customdata[0]}"
+            + "<br>won %{customdata[1]} · lost %{customdata[2]} · open %{customdata[3]}<extra></extra>"
+        )
+        hover = [[*h, pct(r)] for h, r in zip(hover, rows["win_rate"])]
+        fig.add_trace(
+            go.Scatter(
+                name=name or "won / (won + lost)",
+                x=pd.to_datetime(rows["period"]).to_numpy(),
+                y=rows["win_rate"].to_numpy(dtype=float),
+                mode="lines+markers",
+                line={"color": color, "width": 2},
+                marker={"size": 5},
+                customdata=hover,
+                hovertemplate=template,
+            )
+        )
+        if not keys:
+            fig.add_trace(
+                go.Scatter(
+                    name="won / all created (incl. open)",
+                    x=pd.to_datetime(rows["period"]).to_numpy(),
+                    y=rows["win_rate_all"].to_numpy(dtype=float),
+                    mode="lines",
+                    line={"color": OUTCOME_COLORS["open"], "width": 2, "dash": "dot"},
+                    customdata=hover,
+                    hovertemplate=template,
+                )
+            )
+    fig.update_yaxes(**PERCENT_AXIS)
+    fig.update_xaxes(type="date")
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def pipeline_chart(frame: pd.DataFrame, title: str = "Open pipeline by phase") -> go.Figure:
+    """Open pipeline per phase: estimated value and probability-weighted value."""
+    need = ["phase", "count", "value", "weighted_value"]
+    frame = _check(frame, need, "pipeline_chart")
+    if frame.empty:
+        return no_data(title)
+    keys = _by(frame)
+    fig = _figure(title, "phase", "value", legend=True)
+    for i, (name, rows) in enumerate(_groups(frame, keys)):
+        hover = [
+            [count(n), money(v), money(w)] for n, v, w in zip(rows["count"], rows["value"], rows["weighted_value"])
+        ]
+        template = (
+            ("<b>" + name + "</b><br>" if name else "")
+            + "<b>%{x}</b>: %{customdata[0]} open opportunities"
+            + "<br>value %{customdata[1]}<br>weighted value %{customdata[2]}<extra></extra>"
+        )
+        phases = rows["phase"].astype(str).tolist()
+        fig.add_trace(
+            go.Bar(
+                name=f"{name} · value" if name else "estimated value",
+                x=phases,
+                y=rows["value"].to_numpy(dtype=float),
+                text=[money(v) for v in rows["value"]],
+                textposition="outside",
+                textangle=0,
+                cliponaxis=False,
+                marker={"color": _color(i) if keys else ACCENT_LIGHT},
+                customdata=hover,
+                hovertemplate=template,
+                offsetgroup="value" if keys else None,
+            )
+        )
+        fig.add_trace(
+            go.Bar(
+                name=f"{name} · weighted" if name else "weighted by probability",
+                x=phases,
+                y=rows["weighted_value"].to_numpy(dtype=float),
+                text=[money(v) for v in rows["weighted_value"]],
+                textposition="outside",
+                textangle=0,
+                cliponaxis=False,
+                marker={"color": _color(i) if keys else ACCENT, "pattern": {"shape": "/"} if keys else None},
+                customdata=hover,
+                hovertemplate=template,
+                offsetgroup="weighted" if keys else None,
+            )
+        )
+    fig.update_yaxes(**MONEY_AXIS)
+    fig.update_xaxes(type="category")
+    fig.update_layout(barmode="relative" if keys else "group")
+    return fig
+
+
+def _stat_hover(rows: pd.DataFrame) -> list[list[str]]:
+    return [
+        [count(n), days(md), days(mn), days(p)]
+        for n, md, mn, p in zip(rows["count"], rows["median_days"], rows["mean_days"], rows["p90_days"])
+    ]
+
+
+STAT_HOVER = "%{customdata[0]} · median %{customdata[1]} · mean %{customdata[2]} · 90th percentile %{customdata[3]}"
+
+
+def cycle_time_chart(frame: pd.DataFrame, title: str = "Sales cycle: days from created to closed") -> go.Figure:
+    """Cycle time per outcome: median, mean and 90th percentile days (lines of the median per period)."""
+    need = ["outcome", "count", "mean_days", "median_days", "p90_days"]
+    frame = _check(frame, need, "cycle_time_chart")
+    if frame.empty:
+        return no_data(title)
+    keys = _by(frame)
+    if "period" in frame.columns:
+        fig = _figure(title, "period (closed)", "median days", legend=True)
+        for i, (name, rows) in enumerate(_groups(frame, [*keys, "outcome"])):
+            outcome = str(rows["outcome"].iloc[0])
+            fig.add_trace(
+                go.Scatter(
+                    name=name,
+                    x=pd.to_datetime(rows["period"]).to_numpy(),
+                    y=rows["median_days"].to_numpy(dtype=float),
+                    mode="lines+markers",
+                    line={"color": OUTCOME_COLORS.get(outcome, _color(i)) if not keys else _color(i), "width": 2},
+                    customdata=_stat_hover(rows),
+                    hovertemplate=f"<b>{name}</b> %{{x|%b %Y}}<br>" + STAT_HOVER + "<extra></extra>",
+                )
+            )
+        fig.update_xaxes(type="date")
+    elif keys:
+        fig = _figure(title, " · ".join(keys), "median days", legend=True)
+        for name, rows in _groups(frame, ["outcome"]):
+            fig.add_trace(
+                go.Bar(
+                    name=name,
+                    x=_labels(rows, keys),
+                    y=rows["median_days"].to_numpy(dtype=float),
+                    marker={"color": OUTCOME_COLORS.get(str(name), ACCENT)},
+                    customdata=_stat_hover(rows),
+                    hovertemplate=f"<b>%{{x}}</b> · {name}<br>" + STAT_HOVER + "<extra></extra>",
+                )
+            )
+        fig.update_xaxes(type="category")
+        fig.update_layout(barmode="group")
+    else:
+        fig = _figure(title, "outcome", "days", legend=True)
+        outcomes = frame["outcome"].astype(str).tolist()
+        hover = _stat_hover(frame)
+        for column in ("median_days", "mean_days", "p90_days"):
+            fig.add_trace(
+                go.Bar(
+                    name=STAT_NAMES[column],
+                    x=outcomes,
+                    y=frame[column].to_numpy(dtype=float),
+                    text=[_num(v) for v in frame[column]],
+                    textposition="outside",
+                    textangle=0,
+                    cliponaxis=False,
+                    marker={"color": STAT_COLORS[column]},
+                    customdata=hover,
+                    hovertemplate="<b>%{x}</b>: %{customdata[0]} opportunities<br>" + STAT_HOVER + "<extra></extra>",
+                )
+            )
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=outcomes)
+        fig.update_layout(barmode="group")
+    fig.update_yaxes(**DAYS_AXIS)
+    return fig
+
+
+def time_in_stage_chart(frame: pd.DataFrame, title: str = "Time in stage") -> go.Figure:
+    """Days spent in each state · status before leaving it: median and 90th percentile bars.
+
+    An optional `entity` column (time_in_stage frames of several entities concatenated) prefixes
+    the stage labels, so one chart can follow a deal from lead to invoice.
+    """
+    need = ["state", "status", "count", "mean_days", "median_days", "p90_days"]
+    frame = _check(frame, need, "time_in_stage_chart")
+    if frame.empty:
+        return no_data(title)
+    keys = _by(frame)
+    stages = _stage_labels(frame)
+    fig = _figure(
+        title, "days in stage", "state · status", height=_height(len(set(stages)) * (2 if not keys else 1), per=24)
+    )
+    if keys:
+        for i, (name, rows) in enumerate(_groups(frame, keys)):
+            fig.add_trace(
+                go.Bar(
+                    name=name,
+                    orientation="h",
+                    y=_stage_labels(rows),
+                    x=rows["median_days"].to_numpy(dtype=float),
+                    marker={"color": _color(i)},
+                    customdata=_stat_hover(rows),
+                    hovertemplate=f"<b>%{{y}}</b> · {name}<br>" + STAT_HOVER + "<extra></extra>",
+                )
+            )
+        fig.update_xaxes(title_text="median days in stage")
+    else:
+        hover = _stat_hover(frame)
+        for column in ("median_days", "p90_days"):
+            fig.add_trace(
+                go.Bar(
+                    name=STAT_NAMES[column],
+                    orientation="h",
+                    y=stages,
+                    x=frame[column].to_numpy(dtype=float),
+                    text=[_num(v) for v in frame[column]],
+                    textposition="outside",
+                    textangle=0,
+                    cliponaxis=False,
+                    marker={"color": STAT_COLORS[column]},
+                    customdata=hover,
+                    hovertemplate="<b>%{y}</b>: %{customdata[0]} times<br>" + STAT_HOVER + "<extra></extra>",
+                )
+            )
+    fig.update_xaxes(**DAYS_AXIS)
+    fig.update_yaxes(type="category", autorange="reversed")
+    fig.update_layout(barmode="group")
+    return fig
+
+
+def _stage_labels(frame: pd.DataFrame) -> list[str]:
+    """'state · status' per row ('won' when they agree), after 'entity:' when the frame has an entity column."""
+    labels = [s if s == t else f"{s} · {t}" for s, t in zip(frame["state"].astype(str), frame["status"].astype(str))]
+    if "entity" in frame.columns:
+        labels = [f"{e}: {label}" for e, label in zip(frame["entity"].astype(str), labels)]
+    return labels
+
+
+def _value_chart(
+    frame: pd.DataFrame,
+    column: str,
+    title: str,
+    y_title: str,
+    hover: Callable[[pd.DataFrame], list[list[str]]],
+    template: str,
+) -> go.Figure:
+    """One value column per period (lines, one per by group) or per by value (bars)."""
+    keys = _by(frame)
+    if "period" in frame.columns:
+        fig = _figure(title, "period", y_title, legend=bool(keys))
+        for i, (name, rows) in enumerate(_groups(frame, keys)):
+            fig.add_trace(
+                go.Scatter(
+                    name=name or y_title,
+                    x=pd.to_datetime(rows["period"]).to_numpy(),
+                    y=rows[column].to_numpy(dtype=float),
+                    mode="lines+markers",
+                    line={"color": _color(i) if keys else ACCENT, "width": 2},
+                    marker={"size": 5},
+                    customdata=hover(rows),
+                    hovertemplate=("<b>" + name + "</b> " if name else "") + "%{x|%b %Y}<br>" + template,
+                )
+            )
+        fig.update_xaxes(type="date")
+    else:
+        fig = _figure(title, " · ".join(keys) or "all", y_title, legend=False)
+        fig.add_trace(
+            go.Bar(
+                name=y_title,
+                x=_labels(frame, keys) if keys else ["all"] * len(frame),
+                y=frame[column].to_numpy(dtype=float),
+                text=[money(v) for v in frame[column]],
+                textposition="outside",
+                textangle=0,
+                cliponaxis=False,
+                marker={"color": ACCENT},
+                customdata=hover(frame),
+                hovertemplate="<b>%{x}</b><br>" + template,
+            )
+        )
+        fig.update_xaxes(type="category", categoryorder="total descending")
+    fig.update_yaxes(**MONEY_AXIS)
+    return fig
+
+
+def _velocity_hover(rows: pd.DataFrame) -> list[list[str]]:
+    columns = [rows[c] for c in ("velocity", "opportunities", "avg_deal_size", "win_rate", "cycle_days")]
+    return [[money(v), count(n), money(a), pct(w), days(c)] for v, n, a, w, c in zip(*columns)]
+
+
+def velocity_chart(frame: pd.DataFrame, title: str = "Sales velocity: value per day") -> go.Figure:
+    """Sales velocity (opportunities × deal size × win rate / cycle days) per period or by value."""
+    need = ["opportunities", "avg_deal_size", "win_rate", "cycle_days", "velocity"]
+    frame = _check(frame, need, "velocity_chart")
+    if frame.empty:
+        return no_data(title)
+    template = (
+        "velocity %{customdata[0]} per day<br>%{customdata[1]} opportunities × avg deal %{customdata[2]}"
+        "<br>× win rate %{customdata[3]} / cycle %{customdata[4]}<extra></extra>"
+    )
+    return _value_chart(frame, "velocity", title, "value per day", _velocity_hover, template)
+
+
+def _deal_hover(rows: pd.DataFrame) -> list[list[str]]:
+    return [[money(a), count(w), money(v)] for a, w, v in zip(rows["avg_deal_size"], rows["won"], rows["won_value"])]
+
+
+def deal_size_chart(frame: pd.DataFrame, title: str = "Average deal size (won)") -> go.Figure:
+    """Average won deal size per period or by value."""
+    need = ["won", "won_value", "avg_deal_size"]
+    frame = _check(frame, need, "deal_size_chart")
+    if frame.empty:
+        return no_data(title)
+    template = "average deal %{customdata[0]}<br>%{customdata[1]} won · value %{customdata[2]}<extra></extra>"
+    return _value_chart(frame, "avg_deal_size", title, "average deal size", _deal_hover, template)

@@ -1,0 +1,570 @@
+"""Sales metrics as pandas DataFrames, computed in DuckDB over the analyst views (docs/metrics.md).
+
+Every metric is `sp.metrics.NAME(db, **options)`. The common options:
+
+- `start`, `end`: date or datetime; keep records whose anchor time (per metric) is in [start, end).
+- `owner`, `source`, `product`, `account`, `region`: a value or a list of values to keep. `product`
+  is a SKU: opportunities with a line of it on any quote revision (and the leads that produced
+  them); `account` is an account_id or a name (matched like qualification matches companies:
+  case, punctuation and legal suffixes ignored); `region` is the owner's region.
+- `by`: a dimension name or a list of them; a group column each, first in the frame. A record
+  without a value (no account, never quoted, ...) falls in a group whose key is missing; with
+  `by="product"` an opportunity quoted with two products counts in both groups.
+- `period`: "week" (starting Monday), "month" or "quarter": a `period` column (the period's
+  first day), placed before the `by` columns.
+
+Frames are sorted by (period, by..., the metric's own order), missing keys last. Counts are int64,
+money float64, rates float64 (NaN when the denominator is 0), durations float64 days.
+
+Metrics read only v_lead_stages and v_opportunity_facts (plus v_opportunity_products for
+products, and events for pipeline(as_of=...) and time_in_stage). The filter/by/period logic
+shared by all of them is one query builder, `_Scope.grouped`; every user value is a bound
+parameter, and option names are checked against fixed lists before they reach the SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import numbers
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import check, machine
+from .db import Database
+from .errors import ValidationError
+from .leads import DEFAULT_PROBABILITY
+
+DIMENSIONS = ("owner", "source", "product", "account", "region")
+PERIODS = ("week", "month", "quarter")
+FUNNEL_VIEWS = ("cohort", "activity")
+FUNNEL_STAGES = ("lead", "qualified", "quoted", "won", "invoiced", "paid")
+PHASES = ("qualify", "develop", "propose")
+OUTCOMES = ("won", "lost", "all")
+ENTITIES = ("opportunity", "lead", "quote", "order", "invoice")
+
+# funnel stage -> its timestamp column in v_lead_stages
+_STAGE_AT = dict(zip(FUNNEL_STAGES, ("created_at", "qualified_at", "quoted_at", "won_at", "invoiced_at", "paid_at")))
+# dimension -> its expression over the subject `s` (and the product bridge `p`)
+_DIM_SQL = {"owner": "s.owner", "source": "s.source", "product": "p.sku", "account": "s.account", "region": "s.region"}
+# the dimension columns every subject relation carries
+_SUBJECT_COLUMNS = "d.opportunity_id, d.account_id, d.account, d.owner, d.region, d.source"
+# entity -> SQL joining its records (events.entity_id = t.entity_id) to the subject `d` giving their dimensions
+_ENTITY_DIMS = {
+    "lead": "JOIN v_lead_stages d ON d.lead_id = t.entity_id",
+    "opportunity": "JOIN v_opportunity_facts d ON d.opportunity_id = t.entity_id",
+    "quote": "JOIN quotes x ON x.quote_id = t.entity_id JOIN v_opportunity_facts d ON d.opportunity_id = x.opportunity_id",
+    "order": "JOIN orders x ON x.order_id = t.entity_id JOIN v_opportunity_facts d ON d.opportunity_id = x.opportunity_id",
+    "invoice": (
+        "JOIN invoices x ON x.invoice_id = t.entity_id JOIN v_opportunity_facts d ON d.opportunity_id = x.opportunity_id"
+    ),
+}
+_DAYS = "EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0"
+
+
+def _values(alias: str, columns: Sequence[str], rows: Iterable[tuple]) -> str:
+    """A VALUES table of package constants (stage names, orders), never of user input."""
+
+    def literal(v: object) -> str:
+        if isinstance(v, str):
+            assert v.replace("_", "").isalnum(), v
+            return f"'{v}'"
+        return str(int(v))  # type: ignore[call-overload]
+
+    body = ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
+    return f"(VALUES {body}) AS {alias}({', '.join(columns)})"
+
+
+def _case(selector: str, picks: Sequence[str]) -> str:
+    """CASE selector WHEN 1 THEN picks[0] WHEN 2 THEN picks[1] ... END."""
+    return "CASE " + selector + " " + " ".join(f"WHEN {i} THEN {p}" for i, p in enumerate(picks, 1)) + " END"
+
+
+# -- the options ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Validated common options, and the one builder of the grouped, filtered query."""
+
+    by: tuple[str, ...]
+    period: str | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    filters: tuple[tuple[str, tuple], ...]
+
+    @property
+    def keys(self) -> list[str]:
+        """The group columns of the frame, in order."""
+        return (["period"] if self.period else []) + list(self.by)
+
+    def key_list(self, prefix: str = "g.") -> str:
+        return "".join(f'{prefix}"{k}", ' for k in self.keys)
+
+    def order(self, *more: str) -> str:
+        """ORDER BY the group columns (missing keys last), then the metric's own order."""
+        items = [f'"{k}" NULLS LAST' for k in self.keys] + list(more)
+        return "ORDER BY " + ", ".join(items) if items else ""
+
+    def grouped(
+        self,
+        relation: str,
+        measures: Sequence[str],
+        *,
+        anchor: str | None,
+        where: Sequence[str] = (),
+        group: Sequence[str] = (),
+        params: Sequence[object] = (),
+    ) -> tuple[str, list]:
+        """SELECT [period], [by...], [group...], measures FROM relation s ... GROUP BY them.
+
+        relation: a view or a subquery with the subject columns (opportunity_id, account_id,
+        account, owner, region, source) and the anchor column; `params` are its placeholders.
+        The options' filters and the [start, end) window on `anchor` go in WHERE.
+        """
+        args = list(params)
+        keys: list[tuple[str, str]] = []
+        if self.period:
+            keys.append((f"date_trunc('{self.period}', s.{anchor})", "period"))
+        keys += [(_DIM_SQL[d], d) for d in self.by]
+        keys += [(f"s.{g}", g) for g in group]
+        joins = ""
+        conditions = list(where)
+        filters = dict(self.filters)
+        if "product" in self.by:
+            joins = "LEFT JOIN v_opportunity_products p ON p.opportunity_id = s.opportunity_id"
+            if "product" in filters:
+                joins = joins.replace("LEFT JOIN", "JOIN") + " AND p.sku IN (SELECT unnest(CAST(? AS VARCHAR[])))"
+                args.append(list(filters.pop("product")))
+        for dim, values in filters.items():
+            if dim == "product":
+                conditions.append(
+                    "s.opportunity_id IN (SELECT opportunity_id FROM v_opportunity_products "
+                    "WHERE sku IN (SELECT unnest(CAST(? AS VARCHAR[]))))"
+                )
+                args.append(list(values))
+            elif dim == "account":
+                ids = [v for v in values if isinstance(v, int)]
+                names = [v for v in values if isinstance(v, str)]
+                either = []
+                if ids:
+                    either.append("s.account_id IN (SELECT unnest(CAST(? AS BIGINT[])))")
+                    args.append(ids)
+                if names:
+                    either.append(
+                        "s.account_id IN (SELECT account_id FROM accounts WHERE name_key IN "
+                        "(SELECT company_key(n.name) FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS name) n))"
+                    )
+                    args.append(names)
+                conditions.append("(" + " OR ".join(either) + ")")
+            else:
+                conditions.append(f"s.{dim} IN (SELECT unnest(CAST(? AS VARCHAR[])))")
+                args.append(list(values))
+        if self.start is not None:
+            conditions.append(f"s.{anchor} >= ?")
+            args.append(self.start)
+        if self.end is not None:
+            conditions.append(f"s.{anchor} < ?")
+            args.append(self.end)
+        select = ", ".join([f'{expr} AS "{name}"' for expr, name in keys] + list(measures))
+        sql = f"SELECT {select} FROM {relation} s {joins}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        if keys:
+            sql += " GROUP BY " + ", ".join(expr for expr, _ in keys)
+        return sql, args
+
+
+def _values_of(value: object, name: str) -> tuple | None:
+    """A filter option: None, one value or a non-empty list of them (text; ids too for account)."""
+    if value is None:
+        return None
+    many = not isinstance(value, str | bytes | numbers.Number) and isinstance(value, Iterable)
+    values = list(value) if many else [value]  # type: ignore[arg-type]
+    if not values:
+        raise ValidationError(f"{name} must be a value or a non-empty list of values, got an empty list", field=name)
+    out = []
+    for v in values:
+        if name == "account" and isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_):
+            out.append(check.ident(v, name))
+        elif isinstance(v, str) and v.strip():
+            out.append(v.strip())
+        else:
+            kind = "an account id or name" if name == "account" else "text"
+            raise ValidationError(f"{name} values must be {kind}, got {v!r}", field=name, value=v)
+    return tuple(out)
+
+
+def _scope(
+    start: object = None,
+    end: object = None,
+    by: object = None,
+    period: object = None,
+    owner: object = None,
+    source: object = None,
+    product: object = None,
+    account: object = None,
+    region: object = None,
+) -> _Scope:
+    """Check the common options; each error names its option."""
+    if by is None:
+        dims: tuple[str, ...] = ()
+    elif isinstance(by, str):
+        dims = (check.choice(by, "by", DIMENSIONS),)
+    elif isinstance(by, Iterable):
+        dims = tuple(check.choice(b, "by", DIMENSIONS) for b in by)
+        if len(set(dims)) != len(dims):
+            raise ValidationError(f"by names a dimension twice: {list(dims)}", field="by", value=by)
+    else:
+        raise ValidationError(f"by must be None, one of {', '.join(DIMENSIONS)} or a list of them", field="by")
+    if period is not None:
+        check.choice(period, "period", PERIODS)
+    start_ts = None if start is None else check.timestamp(start, "start")
+    end_ts = None if end is None else check.timestamp(end, "end")
+    if start_ts is not None and end_ts is not None and start_ts >= end_ts:
+        raise ValidationError(f"start ({start_ts}) must be before end ({end_ts})", field="end", value=end)
+    given = {"owner": owner, "source": source, "product": product, "account": account, "region": region}
+    filters = tuple((name, vals) for name, value in given.items() if (vals := _values_of(value, name)) is not None)
+    return _Scope(by=dims, period=period, start=start_ts, end=end_ts, filters=filters)  # type: ignore[arg-type]
+
+
+def _run(db: Database, sql: str, params: list) -> pd.DataFrame:
+    if not isinstance(db, Database):
+        raise ValidationError(f"db must be a salespipe Database (sp.connect()), got {type(db).__name__}", field="db")
+    with db.connection(read_only=True) as con:
+        return con.execute(sql, params).df()
+
+
+# -- the metrics ----------------------------------------------------------------------------------
+
+
+def funnel(
+    db: Database,
+    view: str = "cohort",
+    *,
+    start: object = None,
+    end: object = None,
+    by: object = None,
+    period: object = None,
+    owner: object = None,
+    source: object = None,
+    product: object = None,
+    account: object = None,
+    region: object = None,
+) -> pd.DataFrame:
+    """Leads through the stages lead, qualified, quoted, won, invoiced, paid.
+
+    Columns: [period], [by...], stage, stage_order (1-6), count, conversion_from_previous
+    (count / previous stage's count; 1 for the lead stage), conversion_from_first (count /
+    lead count). view="cohort": leads grouped by creation time (the anchor), each stage counting
+    the leads that ever reached it. view="activity": each stage counts the leads that reached
+    it within the period/window (anchor: that stage's time), so conversions compare flows and
+    may exceed 1. Every group lists all six stages.
+    """
+    view = check.choice(view, "view", FUNNEL_VIEWS)
+    scope = _scope(start, end, by, period, owner, source, product, account, region)
+    columns = list(_STAGE_AT.values())
+    if view == "cohort":
+        relation, anchor, where = "v_lead_stages", "created_at", []
+        measures = [f"count(s.{col}) AS n{i}" for i, col in enumerate(columns, 1)]
+    else:
+        picks = _case("st.stage_order", [f"s.{c}" for c in columns])
+        stage_orders = _values("st", ["stage_order"], [(i,) for i in range(1, len(columns) + 1)])
+        relation = f"(SELECT s.*, st.stage_order, {picks} AS stage_at FROM v_lead_stages s CROSS JOIN {stage_orders})"
+        anchor, where = "stage_at", ["s.stage_at IS NOT NULL"]
+        measures = [f"count(CASE WHEN s.stage_order = {i} THEN 1 END) AS n{i}" for i in range(1, len(columns) + 1)]
+    inner, params = scope.grouped(relation, measures, anchor=anchor, where=where)
+    n = [f"g.n{i}" for i in range(1, len(columns) + 1)]
+    count, previous = _case("st.stage_order", n), _case("st.stage_order", [n[0], *n[:-1]])
+    stages = _values("st", ["stage", "stage_order"], [(s, i) for i, s in enumerate(FUNNEL_STAGES, 1)])
+    sql = f"""SELECT {scope.key_list()}st.stage, CAST(st.stage_order AS BIGINT) AS stage_order,
+                     CAST({count} AS BIGINT) AS "count",
+                     CAST({count} AS DOUBLE) / NULLIF({previous}, 0) AS conversion_from_previous,
+                     CAST({count} AS DOUBLE) / NULLIF(g.n1, 0) AS conversion_from_first
+              FROM ({inner}) g CROSS JOIN {stages}
+              {scope.order("stage_order")}"""
+    return _run(db, sql, params)
+
+
+def win_rate(
+    db: Database,
+    *,
+    start: object = None,
+    end: object = None,
+    by: object = None,
+    period: object = None,
+    owner: object = None,
+    source: object = None,
+    product: object = None,
+    account: object = None,
+    region: object = None,
+) -> pd.DataFrame:
+    """Win rate of a cohort of opportunities (anchor: created_at), by their state now.
+
+    Columns: [period], [by...], won, lost, open, win_rate = won / (won + lost),
+    won_value (sum of actual values of the won), win_rate_all = won / (won + lost + open).
+    """
+    scope = _scope(start, end, by, period, owner, source, product, account, region)
+    measures = [f"count(CASE WHEN s.state = '{st}' THEN 1 END) AS {st}" for st in ("won", "lost", "open")]
+    measures.append("coalesce(sum(CASE WHEN s.state = 'won' THEN s.actual_value END), 0) AS won_value")
+    inner, params = scope.grouped("v_opportunity_facts", measures, anchor="created_at")
+    sql = f"""SELECT {scope.key_list()}CAST(g.won AS BIGINT) AS won, CAST(g.lost AS BIGINT) AS lost,
+                     CAST(g.open AS BIGINT) AS open,
+                     CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost, 0) AS win_rate,
+                     CAST(g.won_value AS DOUBLE) AS won_value,
+                     CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost + g.open, 0) AS win_rate_all
+              FROM ({inner}) g {scope.order()}"""
+    return _run(db, sql, params)
+
+
+def pipeline(
+    db: Database,
+    as_of: object = None,
+    *,
+    by: object = None,
+    owner: object = None,
+    source: object = None,
+    product: object = None,
+    account: object = None,
+    region: object = None,
+) -> pd.DataFrame:
+    """Open opportunities by phase: qualify (no open quote), develop (a draft, no active quote), propose.
+
+    Columns: [by...], phase, phase_order (1-3), count, value (sum of estimated values),
+    weighted_value (sum of estimated value x probability / 100). Every group lists all three
+    phases. as_of=DATE: the pipeline as it stood at that instant (events at or before it),
+    rebuilt from `events`; estimated values are today's, and an opportunity closed since is
+    weighted at the default open probability (the event log does not record probabilities).
+    """
+    scope = _scope(None, None, by, None, owner, source, product, account, region)
+    if as_of is None:
+        relation, where, rel_params = "v_opportunity_facts", ["s.state = 'open'"], []
+    else:
+        when = check.timestamp(as_of, "as_of")
+        last = "arg_max(e.to_state, (e.at, e.event_id))"
+        relation = f"""(WITH opp AS (
+                SELECT e.entity_id AS opportunity_id, {last} AS state FROM events e
+                WHERE e.entity = 'opportunity' AND e.at <= ? GROUP BY e.entity_id
+            ), quote_state AS (
+                SELECT e.entity_id AS quote_id, {last} AS state FROM events e
+                WHERE e.entity = 'quote' AND e.at <= ? GROUP BY e.entity_id
+            ), open_quotes AS (
+                SELECT q.opportunity_id, count(CASE WHEN qs.state = 'active' THEN 1 END) AS active_quotes,
+                       count(CASE WHEN qs.state = 'draft' THEN 1 END) AS draft_quotes
+                FROM quote_state qs JOIN quotes q ON q.quote_id = qs.quote_id
+                WHERE qs.state IN ('draft', 'active') GROUP BY q.opportunity_id
+            )
+            SELECT {_SUBJECT_COLUMNS}, d.estimated_value,
+                   CASE WHEN d.state = 'open' THEN d.probability ELSE ? END AS probability,
+                   CASE WHEN oq.active_quotes > 0 THEN 'propose' WHEN oq.draft_quotes > 0 THEN 'develop'
+                        ELSE 'qualify' END AS phase
+            FROM opp JOIN v_opportunity_facts d ON d.opportunity_id = opp.opportunity_id
+            LEFT JOIN open_quotes oq ON oq.opportunity_id = opp.opportunity_id
+            WHERE opp.state = 'open')"""
+        where, rel_params = [], [when, when, DEFAULT_PROBABILITY]
+    measures = []
+    for i, phase in enumerate(PHASES, 1):
+        is_phase = f"s.phase = '{phase}'"
+        measures += [
+            f"count(CASE WHEN {is_phase} THEN 1 END) AS c{i}",
+            f"coalesce(sum(CASE WHEN {is_phase} THEN s.estimated_value END), 0) AS v{i}",
+            f"coalesce(sum(CASE WHEN {is_phase} THEN s.estimated_value * s.probability * 0.01 END), 0) AS w{i}",
+        ]
+    inner, params = scope.grouped(relation, measures, anchor=None, where=where, params=rel_params)
+    k = range(1, len(PHASES) + 1)
+    phases = _values("ph", ["phase", "phase_order"], [(p, i) for i, p in enumerate(PHASES, 1)])
+    sql = f"""SELECT {scope.key_list()}ph.phase, CAST(ph.phase_order AS BIGINT) AS phase_order,
+                     CAST({_case("ph.phase_order", [f"g.c{i}" for i in k])} AS BIGINT) AS "count",
+                     CAST({_case("ph.phase_order", [f"g.v{i}" for i in k])} AS DOUBLE) AS value,
+                     CAST({_case("ph.phase_order", [f"g.w{i}" for i in k])} AS DOUBLE) AS weighted_value
+              FROM ({inner}) g CROSS JOIN {phases}
+              {scope.order("phase_order")}"""
+    return _run(db, sql, params)
+
+
+def avg_deal_size(
+    db: Database,
+    *,
+    start: object = None,
+    end: object = None,
+    by: object = None,
+    period: object = None,
+    owner: object = None,
+    source: object = None,
+    product: object = None,
+    account: object = None,
+    region: object = None,
+) -> pd.DataFrame:
+    """Won opportunities by the time they were won (anchor: closed_at).
+
+    Columns: [period], [by...], won (count), won_value (sum of actual values),
+    avg_deal_size (mean actual value of the won deals that have one).
+    """
+    scope = _scope(start, end, by, period, owner, source, product, account, region)
+    measures = ["count(*) AS won", "coalesce(sum(s.actual_value), 0) AS won_value", "avg(s.actual_value) AS mean"]
+    inner, params = scope.grouped("v_opportunity_facts", measures, anchor="closed_at", where=["s.state = 'won'"])
+    sql = f"""SELECT {scope.key_list()}CAST(g.won AS BIGINT) AS won, CAST(g.won_value AS DOUBLE) AS won_value,
+                     CAST(g.mean AS DOUBLE) AS avg_deal_size
+              FROM ({inner}) g {scope.order()}"""
+    return _run(db, sql, params)
+
+
+def cycle_time(
+    db: Database,
+    *,
+    start: object = None,
+    end: object = None,
+    by: object = None,
+    period: object = None,
+    owner: object = None,
+    source: object = None,
+    product: object = None,
+    account: object = None,
+    region: object = None,
+) -> pd.DataFrame:
+    """Days from created to closed of closed opportunities (anchor: closed_at).
+
+    Columns: [period], [by...], outcome (won, lost, all: every group lists the three), count,
+    mean_days, median_days, p90_days (NaN when count is 0; percentiles interpolate linearly).
+    """
+    scope = _scope(start, end, by, period, owner, source, product, account, region)
+    measures = []
+    for i, outcome in enumerate(OUTCOMES, 1):
+        days = "s.cycle_days" if outcome == "all" else f"CASE WHEN s.state = '{outcome}' THEN s.cycle_days END"
+        measures += [
+            f"count({days}) AS n{i}",
+            f"avg({days}) AS mean{i}",
+            f"quantile_cont({days}, 0.5) AS median{i}",
+            f"quantile_cont({days}, 0.9) AS p90_{i}",
+        ]
+    inner, params = scope.grouped(
+        "v_opportunity_facts", measures, anchor="closed_at", where=["s.state IN ('won', 'lost')"]
+    )
+    k = range(1, len(OUTCOMES) + 1)
+    outcomes = _values("oc", ["outcome", "outcome_order"], [(o, i) for i, o in enumerate(OUTCOMES, 1)])
+    sql = f"""SELECT {scope.key_list()}oc.outcome,
+                     CAST({_case("oc.outcome_order", [f"g.n{i}" for i in k])} AS BIGINT) AS "count",
+                     CAST({_case("oc.outcome_order", [f"g.mean{i}" for i in k])} AS DOUBLE) AS mean_days,
+                     CAST({_case("oc.outcome_order", [f"g.median{i}" for i in k])} AS DOUBLE) AS median_days,
+                     CAST({_case("oc.outcome_order", [f"g.p90_{i}" for i in k])} AS DOUBLE) AS p90_days
+              FROM ({inner}) g CROSS JOIN {outcomes}
+              {scope.order("oc.outcome_order")}"""
+    return _run(db, sql, params)
+
+
+def sales_velocity(
+    db: Database,
+    *,
+    start: object = None,
+    end: object = None,
+    by: object = None,
+    period: object = None,
+    owner: object = None,
+    source: object = None,
+    product: object = None,
+    account: object = None,
+    region: object = None,
+) -> pd.DataFrame:
+    """Expected value per day: opportunities x avg deal size x win rate / cycle days.
+
+    Columns: [period], [by...], opportunities (created in the period/window), and from the
+    opportunities closed in it: avg_deal_size (mean actual value of the won), win_rate
+    (won / (won + lost)), cycle_days (mean days created -> won of the won); velocity (NaN when
+    a factor is missing or cycle_days is 0).
+    """
+    scope = _scope(start, end, by, period, owner, source, product, account, region)
+    roles = _values("r", ["role"], [("created",), ("closed",)])
+    relation = f"""(SELECT s.*, r.role, CASE r.role WHEN 'created' THEN s.created_at ELSE s.closed_at END AS anchor_at
+                    FROM v_opportunity_facts s CROSS JOIN {roles}
+                    WHERE r.role = 'created' OR s.state IN ('won', 'lost'))"""
+    won = "s.role = 'closed' AND s.state = 'won'"
+    measures = [
+        "count(CASE WHEN s.role = 'created' THEN 1 END) AS opportunities",
+        f"count(CASE WHEN {won} THEN 1 END) AS won",
+        "count(CASE WHEN s.role = 'closed' AND s.state = 'lost' THEN 1 END) AS lost",
+        f"avg(CASE WHEN {won} THEN s.actual_value END) AS deal",
+        f"avg(CASE WHEN {won} THEN s.cycle_days END) AS cycle",
+    ]
+    inner, params = scope.grouped(relation, measures, anchor="anchor_at")
+    rate = "CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost, 0)"
+    sql = f"""SELECT {scope.key_list()}CAST(g.opportunities AS BIGINT) AS opportunities,
+                     CAST(g.deal AS DOUBLE) AS avg_deal_size, {rate} AS win_rate,
+                     CAST(g.cycle AS DOUBLE) AS cycle_days,
+                     g.opportunities * CAST(g.deal AS DOUBLE) * {rate} / NULLIF(CAST(g.cycle AS DOUBLE), 0) AS velocity
+              FROM ({inner}) g {scope.order()}"""
+    return _run(db, sql, params)
+
+
+def time_in_stage(
+    db: Database,
+    entity: str = "opportunity",
+    *,
+    start: object = None,
+    end: object = None,
+    by: object = None,
+    owner: object = None,
+    source: object = None,
+    product: object = None,
+    account: object = None,
+    region: object = None,
+) -> pd.DataFrame:
+    """Days records of `entity` spent in each state/status, from `events` (anchor: time entered).
+
+    A stage is entered by an event whose to_state/to_status differs from the record's previous
+    one and left at the record's next such event (repeated partial payments are one stay);
+    stages still current are left out. Columns: [by...], state, status, count, mean_days,
+    median_days, p90_days, in the state machine's order. Leads take their own dimensions;
+    quotes, orders and invoices those of their opportunity.
+    """
+    entity = check.choice(entity, "entity", ENTITIES)
+    scope = _scope(start, end, by, None, owner, source, product, account, region)
+    relation = f"""(WITH ev AS (
+                SELECT e.entity_id, e.event_id, e.to_state, e.to_status, e.at,
+                       lag(e.to_state) OVER w AS prev_state, lag(e.to_status) OVER w AS prev_status
+                FROM events e WHERE e.entity = ?
+                WINDOW w AS (PARTITION BY e.entity_id ORDER BY e.at, e.event_id)
+            ), stays AS (
+                SELECT entity_id, to_state AS state, to_status AS status, ev.at AS entered_at,
+                       lead(ev.at) OVER (PARTITION BY entity_id ORDER BY ev.at, event_id) AS left_at
+                FROM ev
+                WHERE prev_state IS NULL OR prev_state <> to_state OR prev_status <> to_status
+            )
+            SELECT {_SUBJECT_COLUMNS}, t.state, t.status, t.entered_at,
+                   {_DAYS.format(start="t.entered_at", end="t.left_at")} AS days
+            FROM stays t {_ENTITY_DIMS[entity]}
+            WHERE t.left_at IS NOT NULL)"""
+    measures = [
+        "count(*) AS n",
+        "avg(s.days) AS mean",
+        "quantile_cont(s.days, 0.5) AS median",
+        "quantile_cont(s.days, 0.9) AS p90",
+    ]
+    inner, params = scope.grouped(relation, measures, anchor="entered_at", group=("state", "status"), params=[entity])
+    known = [(state, status) for state, statuses in machine.STATES[entity].items() for status in statuses]
+    stage_order = _values("so", ["state", "status", "stage_order"], [(a, b, i) for i, (a, b) in enumerate(known, 1)])
+    sql = f"""SELECT {scope.key_list()}g.state, g.status, CAST(g.n AS BIGINT) AS "count",
+                     CAST(g.mean AS DOUBLE) AS mean_days, CAST(g.median AS DOUBLE) AS median_days,
+                     CAST(g.p90 AS DOUBLE) AS p90_days
+              FROM ({inner}) g LEFT JOIN {stage_order} ON so.state = g.state AND so.status = g.status
+              {scope.order("so.stage_order NULLS LAST", "g.state", "g.status")}"""
+    return _run(db, sql, params)
+
+
+__all__ = [
+    "DIMENSIONS",
+    "ENTITIES",
+    "FUNNEL_STAGES",
+    "FUNNEL_VIEWS",
+    "OUTCOMES",
+    "PERIODS",
+    "PHASES",
+    "avg_deal_size",
+    "cycle_time",
+    "funnel",
+    "pipeline",
+    "sales_velocity",
+    "time_in_stage",
+    "win_rate",
+]

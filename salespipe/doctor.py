@@ -165,6 +165,15 @@ CHECKS: list[Check] = [
            FROM invoices i LEFT JOIN orders r ON r.order_id = i.order_id
            WHERE r.order_id IS NULL OR r.state <> 'invoiced'""",
     ),
+    Check(
+        "lead_stages_current",
+        "the lead_stages fact table (what the funnel reads) equals its rebuild from the base tables",
+        """WITH diff AS ((SELECT * FROM lead_stages EXCEPT SELECT * FROM v_lead_stages_rebuilt)
+                         UNION ALL (SELECT * FROM v_lead_stages_rebuilt EXCEPT SELECT * FROM lead_stages))
+           SELECT DISTINCT 'lead' AS entity, lead_id AS id,
+                  'lead_stages differs from leads, opportunities, quotes and invoices' AS detail
+           FROM diff""",
+    ),
     *_state_checks(),
 ]
 

@@ -73,6 +73,21 @@ TABLES: dict[str, tuple[str, str]] = {
     "invoice": ("invoices", "invoice_id"),
 }
 
+# How the lead_stages fact table (sql/migrations/0004) follows each change, in the same
+# transaction: (entity, action) -> (column, rule). "set": the time of the change; "first": the
+# earliest such time; "clear": back to NULL. Lead changes also copy the lead's state and links.
+STAGE_COLUMNS: dict[tuple[str, str], tuple[str, str]] = {
+    ("lead", "qualify"): ("qualified_at", "set"),
+    ("lead", "disqualify"): ("disqualified_at", "set"),
+    ("lead", "reactivate"): ("disqualified_at", "clear"),
+    ("quote", "create"): ("quoted_at", "first"),
+    ("opportunity", "close_won"): ("won_at", "set"),
+    ("opportunity", "close_lost"): ("lost_at", "set"),
+    ("opportunity", "reopen"): ("lost_at", "clear"),
+    ("invoice", "create"): ("invoiced_at", "first"),
+    ("invoice", "record_payment"): ("paid_at", "first"),  # when it becomes paid
+}
+
 STATES: dict[str, dict[str, tuple[str, ...]]] = {
     "lead": {
         "open": ("new", "contacted"),
@@ -221,6 +236,7 @@ def apply(
         for i, col in enumerate(extra):
             sets.append(f"{col} = t.ts" if col == stamp else f"{col} = t.v{i}")
         con.execute(f"UPDATE {table} SET {', '.join(sets)} FROM _transition t WHERE {table}.{key} = t.id")
+        follow_stages(con, entity, action, "_transition")
 
 
 def require(con: duckdb.DuckDBPyConnection, entity: str, action: str, ids: Sequence[int] | np.ndarray) -> None:
@@ -278,13 +294,65 @@ def record_creation(
     *,
     actor: str | None = None,
 ) -> None:
-    """Append the creation events for new records. source_sql selects (id, state, status, at)."""
+    """Append the creation events for new records. source_sql selects (id, state, status, ts)."""
     actor = check.text(actor, "actor")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _created AS
+            SELECT s.id, s.ts, s.state AS to_state, s.status AS to_status FROM ({source_sql}) s""",
+        list(params or []),
+    )
     con.execute(
         f"""INSERT INTO events (event_id, entity, entity_id, action, from_state, from_status,
                                 to_state, to_status, "at", actor, note)
-            SELECT {new_id("events", "event_id", "s.id")}, '{entity}', s.id, 'create', NULL, NULL, s.state, s.status,
-                   s.ts, ?, NULL
-            FROM ({source_sql}) s""",
-        [actor, *(params or [])],
+            SELECT {new_id("events", "event_id", "s.id")}, '{entity}', s.id, 'create', NULL, NULL,
+                   s.to_state, s.to_status, s.ts, ?, NULL
+            FROM _created s""",
+        [actor],
+    )
+    follow_stages(con, entity, "create", "_created")
+    con.execute("DROP TABLE _created")
+
+
+def follow_stages(con: duckdb.DuckDBPyConnection, entity: str, action: str, relation: str) -> None:
+    """Keep lead_stages current after `action` on the records of `relation` (id, ts, to_state, to_status)."""
+    if (entity, action) == ("lead", "create"):
+        con.execute(
+            f"""INSERT INTO lead_stages (lead_id, owner, source, state, status, created_at)
+                SELECT l.lead_id, l.owner, l.source, l.state, l.status, l.created_at
+                FROM {relation} r JOIN leads l ON l.lead_id = r.id"""
+        )
+        return
+    stamp = STAGE_COLUMNS.get((entity, action))
+    sets = []
+    if stamp:
+        column, rule = stamp
+        sets.append(
+            f"{column} = NULL"
+            if rule == "clear"
+            else f"{column} = r.ts"
+            if rule == "set"
+            else f"{column} = coalesce(least(lead_stages.{column}, r.ts), r.ts)"
+        )
+    if entity == "lead":
+        sets += [
+            "state = r.to_state",
+            "status = r.to_status",
+            "opportunity_id = l.opportunity_id",
+            "account_id = l.account_id",
+        ]
+        con.execute(
+            f"""UPDATE lead_stages SET {", ".join(sets)}
+                FROM {relation} r JOIN leads l ON l.lead_id = r.id WHERE lead_stages.lead_id = r.id"""
+        )
+        return
+    if not sets:
+        return
+    table, key = TABLES[entity]
+    join, opportunity = (
+        ("", "r.id") if entity == "opportunity" else (f"JOIN {table} e ON e.{key} = r.id", "e.opportunity_id")
+    )
+    paid = " AND r.to_state = 'paid'" if (entity, action) == ("invoice", "record_payment") else ""
+    con.execute(
+        f"""UPDATE lead_stages SET {", ".join(sets)}
+            FROM {relation} r {join} WHERE lead_stages.opportunity_id = {opportunity}{paid}"""
     )

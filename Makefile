@@ -18,8 +18,10 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 
 install: $(VENV)/.installed
 
+# Demo history (only into an empty database), the offline dashboard (reports/dashboard.html), the invariant checks.
 demo: install
-	$(PY) -m salespipe walkthrough
+	$(PY) -m salespipe demo --leads 50000 --if-empty
+	$(PY) -m salespipe report
 	$(PY) -m salespipe doctor
 
 test: install

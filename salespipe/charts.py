@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from .db import Database
 from .errors import ValidationError
 
 BY_COLUMNS = ("owner", "source", "product", "account", "region")
@@ -35,6 +36,15 @@ STAT_COLORS = {"median_days": ACCENT, "mean_days": "#f59e0b", "p90_days": ACCENT
 STAT_NAMES = {"median_days": "median", "mean_days": "mean", "p90_days": "90th percentile"}
 PALETTE = ("#2563eb", "#f59e0b", "#16a34a", "#dc2626", "#7c3aed", "#0d9488", "#db2777", "#65a30d", "#ea580c", "#475569")
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+
+# plotly config for showing these figures: no plotly logo, and no "Share chart" button (plotly.js 4
+# would upload the chart, with its data, to Plotly Cloud). Use fig.show(config=CONFIG) in notebooks.
+CONFIG = {
+    "displaylogo": False,
+    "showSendToCloud": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["sendChartToCloud", "select2d", "lasso2d"],
+}
 
 PERCENT_AXIS = {"tickformat": ".0%", "rangemode": "tozero"}
 MONEY_AXIS = {"tickformat": ",.0f", "rangemode": "tozero"}
@@ -377,8 +387,17 @@ def _stat_hover(rows: pd.DataFrame) -> list[list[str]]:
 STAT_HOVER = "%{customdata[0]} · median %{customdata[1]} · mean %{customdata[2]} · 90th percentile %{customdata[3]}"
 
 
-def cycle_time_chart(frame: pd.DataFrame, title: str = "Sales cycle: days from created to closed") -> go.Figure:
-    """Cycle time per outcome: median, mean and 90th percentile days (lines of the median per period)."""
+def cycle_time_chart(
+    frame: pd.DataFrame | Database, title: str = "Sales cycle: days from created to closed"
+) -> go.Figure:
+    """Cycle time per outcome: median, mean and 90th percentile days (lines of the median per period).
+
+    Takes a cycle_time frame, or a database for `metrics.cycle_time(db)` as docs/metrics.md allows.
+    """
+    if isinstance(frame, Database):
+        from . import metrics
+
+        frame = metrics.cycle_time(frame)
     need = ["outcome", "count", "mean_days", "median_days", "p90_days"]
     frame = _check(frame, need, "cycle_time_chart")
     if frame.empty:

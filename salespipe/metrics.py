@@ -7,17 +7,20 @@ Every metric is `sp.metrics.NAME(db, **options)`. The common options:
   is a SKU: opportunities with a line of it on any quote revision (and the leads that produced
   them); `account` is an account_id or a name (matched like qualification matches companies:
   case, punctuation and legal suffixes ignored); `region` is the owner's region.
-- `by`: a dimension name or a list of them; a group column each, first in the frame. A record
+- `by`: a dimension name or a list of them; a group column each, first in the frame (`account`
+  holds the account name). A record
   without a value (no account, never quoted, ...) falls in a group whose key is missing; with
-  `by="product"` an opportunity quoted with two products counts in both groups.
+  `by="product"` an opportunity quoted with two products counts in both groups (and with a
+  `product` filter too, only the products asked for form groups).
 - `period`: "week" (starting Monday), "month" or "quarter": a `period` column (the period's
   first day), placed before the `by` columns.
 
 Frames are sorted by (period, by..., the metric's own order), missing keys last. Counts are int64,
 money float64, rates float64 (NaN when the denominator is 0), durations float64 days.
 
-Metrics read only v_lead_stages and v_opportunity_facts (plus v_opportunity_products for
-products, and events for pipeline(as_of=...) and time_in_stage). The filter/by/period logic
+Metrics read v_lead_stages and v_opportunity_facts, plus v_opportunity_products (products),
+accounts (account names, for the `account` filter and column) and, for pipeline(as_of=...) and time_in_stage, events (with
+quotes, orders and invoices to find a document's opportunity). The filter/by/period logic
 shared by all of them is one query builder, `_Scope.grouped`; every user value is a bound
 parameter, and option names are checked against fixed lists before they reach the SQL.
 """
@@ -47,10 +50,10 @@ ENTITIES = ("opportunity", "lead", "quote", "order", "invoice")
 
 # funnel stage -> its timestamp column in v_lead_stages
 _STAGE_AT = dict(zip(FUNNEL_STAGES, ("created_at", "qualified_at", "quoted_at", "won_at", "invoiced_at", "paid_at")))
-# dimension -> its expression over the subject `s` (and the product bridge `p`)
-_DIM_SQL = {"owner": "s.owner", "source": "s.source", "product": "p.sku", "account": "s.account", "region": "s.region"}
+# dimension -> its expression over the subject `s`, the product bridge `p` and the account `acc`
+_DIM_SQL = {"owner": "s.owner", "source": "s.source", "product": "p.sku", "account": "acc.name", "region": "s.region"}
 # the dimension columns every subject relation carries
-_SUBJECT_COLUMNS = "d.opportunity_id, d.account_id, d.account, d.owner, d.region, d.source"
+_SUBJECT_COLUMNS = "d.opportunity_id, d.account_id, d.owner, d.region, d.source"
 # entity -> SQL joining its records (events.entity_id = t.entity_id) to the subject `d` giving their dimensions
 _ENTITY_DIMS = {
     "lead": "JOIN v_lead_stages d ON d.lead_id = t.entity_id",
@@ -96,12 +99,18 @@ class _Scope:
     filters: tuple[tuple[str, tuple], ...]
 
     @property
+    def uses_dimensions(self) -> bool:
+        """Whether a by column or a filter needs the subject's dimension columns."""
+        return bool(self.by or self.filters)
+
+    @property
     def keys(self) -> list[str]:
         """The group columns of the frame, in order."""
         return (["period"] if self.period else []) + list(self.by)
 
-    def key_list(self, prefix: str = "g.") -> str:
-        return "".join(f'{prefix}"{k}", ' for k in self.keys)
+    def key_list(self) -> str:
+        """The group columns of the grouped subquery `g`, each followed by a comma."""
+        return "".join(f'g."{k}", ' for k in self.keys)
 
     def order(self, *more: str) -> str:
         """ORDER BY the group columns (missing keys last), then the metric's own order."""
@@ -121,7 +130,7 @@ class _Scope:
         """SELECT [period], [by...], [group...], measures FROM relation s ... GROUP BY them.
 
         relation: a view or a subquery with the subject columns (opportunity_id, account_id,
-        account, owner, region, source) and the anchor column; `params` are its placeholders.
+        owner, region, source) and the anchor column; `params` are its placeholders.
         The options' filters and the [start, end) window on `anchor` go in WHERE.
         """
         args = list(params)
@@ -130,14 +139,20 @@ class _Scope:
             keys.append((f"date_trunc('{self.period}', s.{anchor})", "period"))
         keys += [(_DIM_SQL[d], d) for d in self.by]
         keys += [(f"s.{g}", g) for g in group]
-        joins = ""
+        joins = []
         conditions = list(where)
         filters = dict(self.filters)
         if "product" in self.by:
-            joins = "LEFT JOIN v_opportunity_products p ON p.opportunity_id = s.opportunity_id"
             if "product" in filters:
-                joins = joins.replace("LEFT JOIN", "JOIN") + " AND p.sku IN (SELECT unnest(CAST(? AS VARCHAR[])))"
+                joins.append(
+                    "JOIN v_opportunity_products p ON p.opportunity_id = s.opportunity_id "
+                    "AND p.sku IN (SELECT unnest(CAST(? AS VARCHAR[])))"
+                )
                 args.append(list(filters.pop("product")))
+            else:
+                joins.append("LEFT JOIN v_opportunity_products p ON p.opportunity_id = s.opportunity_id")
+        if "account" in self.by:
+            joins.append("LEFT JOIN accounts acc ON acc.account_id = s.account_id")
         for dim, values in filters.items():
             if dim == "product":
                 conditions.append(
@@ -169,7 +184,7 @@ class _Scope:
             conditions.append(f"s.{anchor} < ?")
             args.append(self.end)
         select = ", ".join([f'{expr} AS "{name}"' for expr, name in keys] + list(measures))
-        sql = f"SELECT {select} FROM {relation} s {joins}"
+        sql = f"SELECT {select} FROM {relation} s {' '.join(joins)}"
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
         if keys:
@@ -335,8 +350,8 @@ def pipeline(
     Columns: [by...], phase, phase_order (1-3), count, value (sum of estimated values),
     weighted_value (sum of estimated value x probability / 100). Every group lists all three
     phases. as_of=DATE: the pipeline as it stood at that instant (events at or before it),
-    rebuilt from `events`; estimated values are today's, and an opportunity closed since is
-    weighted at the default open probability (the event log does not record probabilities).
+    rebuilt from `events`; estimated values and quoted products are today's, and an opportunity
+    closed since is weighted at the default open probability (events do not record probabilities).
     """
     scope = _scope(None, None, by, None, owner, source, product, account, region)
     if as_of is None:
@@ -520,6 +535,8 @@ def time_in_stage(
     """
     entity = check.choice(entity, "entity", ENTITIES)
     scope = _scope(start, end, by, None, owner, source, product, account, region)
+    # the records' dimensions are joined only when a by column or a filter needs them
+    dimensions, joins = (f"{_SUBJECT_COLUMNS}, ", _ENTITY_DIMS[entity]) if scope.uses_dimensions else ("", "")
     relation = f"""(WITH ev AS (
                 SELECT e.entity_id, e.event_id, e.to_state, e.to_status, e.at,
                        lag(e.to_state) OVER w AS prev_state, lag(e.to_status) OVER w AS prev_status
@@ -531,9 +548,9 @@ def time_in_stage(
                 FROM ev
                 WHERE prev_state IS NULL OR prev_state <> to_state OR prev_status <> to_status
             )
-            SELECT {_SUBJECT_COLUMNS}, t.state, t.status, t.entered_at,
+            SELECT {dimensions}t.state, t.status, t.entered_at,
                    {_DAYS.format(start="t.entered_at", end="t.left_at")} AS days
-            FROM stays t {_ENTITY_DIMS[entity]}
+            FROM stays t {joins}
             WHERE t.left_at IS NOT NULL)"""
     measures = [
         "count(*) AS n",

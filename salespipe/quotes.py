@@ -198,7 +198,7 @@ def create_many(
         con.execute(
             """INSERT INTO quotes (quote_id, quote_number, revision, opportunity_id, price_list_id, discount_pct,
                                    discount_amount, freight, created_at, state, status)
-               SELECT quote_id, 'QUO-' || lpad(quote_id::VARCHAR, 6, '0'), 1, opportunity_id,
+               SELECT quote_id, 'QUO-' || lpad(quote_id::VARCHAR, greatest(6, length(quote_id::VARCHAR))::INTEGER, '0'), 1, opportunity_id,
                       price_list_id, discount_pct, discount_amount, freight, created_at, 'draft', 'in_progress'
                FROM _quote_new ORDER BY _row"""
         )

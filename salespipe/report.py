@@ -30,7 +30,6 @@ WINDOW_OPTIONS = ("start", "end")
 FILTER_OPTIONS = ("owner", "source", "product", "account", "region")
 PIPELINE_OPTIONS = ("as_of",)
 PROCESS_ORDER = ("lead", "opportunity", "quote", "order", "invoice")  # the entities of metrics.time_in_stage
-PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 
 class _Frames:
@@ -205,10 +204,10 @@ header h1 { margin: 0 0 6px; font-size: 24px; }
 header .meta { color: var(--muted); display: flex; flex-wrap: wrap; gap: 6px 22px; }
 header .meta b { color: var(--ink); font-weight: 600; }
 main { padding: 20px 28px 40px; max-width: 1500px; margin: 0 auto; }
-.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 14px; margin-bottom: 20px; }
+.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: 14px; margin-bottom: 20px; }
 .kpi { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 14px 18px; }
 .kpi .label { color: var(--muted); font-size: 13px; text-transform: uppercase; letter-spacing: .04em; }
-.kpi .value { font-size: 28px; font-weight: 650; margin: 2px 0; font-variant-numeric: tabular-nums; }
+.kpi .value { font-size: clamp(22px, 2.2vw, 28px); font-weight: 650; margin: 2px 0; font-variant-numeric: tabular-nums; }
 .kpi .note { color: var(--muted); font-size: 13px; }
 .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; align-items: start; }
 @media (max-width: 1100px) { .charts { grid-template-columns: 1fr; } }
@@ -251,7 +250,11 @@ def _kpis(numbers: list[KeyNumber]) -> str:
 
 def _chart(section: Section, fig: go.Figure) -> str:
     div = fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=f"chart-{section.id}", config=PLOT_CONFIG, default_width="100%"
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=f"chart-{section.id}",
+        config=charts.CONFIG,
+        default_width="100%",
     )
     cls = "chart wide" if section.wide else "chart"
     return (

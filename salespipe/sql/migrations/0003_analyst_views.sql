@@ -1,11 +1,12 @@
 -- salespipe schema, version 3: the analyst views behind salespipe.metrics (docs/metrics.md).
 --
--- Two fact views carry everything the metrics read: v_lead_stages (one row per lead with the
--- time it reached each funnel stage) and v_opportunity_facts (one row per opportunity with its
--- dimensions, outcome, values, cycle time and pipeline phase). Small helper views aggregate the
--- quotes and invoices of each opportunity once, so neither fact view needs a correlated
--- subquery. v_funnel, v_win_rate and v_pipeline are three ready-made metric frames.
--- Plain SQL throughout (date_trunc and EXTRACT(EPOCH ...) are shared with PostgreSQL).
+-- Two fact views carry what the metrics read: v_lead_stages (one row per lead with the time it
+-- reached each funnel stage) and v_opportunity_facts (one row per opportunity with its
+-- dimensions, outcome, values, cycle time and pipeline phase). Helper views aggregate the quotes
+-- and invoices of each opportunity once (joined, never correlated subqueries). The fact views
+-- hold ids, not names, where a name would cost a join per query (account_id: join accounts);
+-- DuckDB does not drop an unused join from a view. v_funnel, v_win_rate and v_pipeline are
+-- ready-made metric frames. Plain SQL (date_trunc and EXTRACT(EPOCH ...) as in PostgreSQL).
 
 
 -- -- helpers: what the documents of an opportunity say ------------------------------------------
@@ -23,22 +24,33 @@ COMMENT ON COLUMN v_opportunity_products.sku IS 'A product SKU on at least one l
 
 CREATE VIEW v_opportunity_quotes AS
 SELECT q.opportunity_id,
-       count(DISTINCT q.quote_number)                       AS quotes,
+       count(CASE WHEN q.revision = 1 THEN 1 END)           AS quotes,
        count(*)                                             AS revisions,
-       min(q.created_at)                                    AS first_quote_at,
-       count(CASE WHEN q.state = 'draft' THEN 1 END)        AS draft_quotes,
-       count(CASE WHEN q.state = 'active' THEN 1 END)       AS active_quotes
+       min(q.created_at)                                    AS first_quote_at
 FROM quotes q
 GROUP BY q.opportunity_id;
 
 COMMENT ON VIEW v_opportunity_quotes IS
-    'The quotes of each opportunity that has any, aggregated once: counts, the first quote time and how many revisions are draft or active now.';
+    'The quotes of each opportunity that has any: how many, and when the first was created.';
 COMMENT ON COLUMN v_opportunity_quotes.opportunity_id IS 'The opportunity (opportunities.opportunity_id).';
-COMMENT ON COLUMN v_opportunity_quotes.quotes IS 'Number of distinct quotes (quote numbers) on the opportunity.';
+COMMENT ON COLUMN v_opportunity_quotes.quotes IS 'Number of quotes (quote numbers: each has one revision 1).';
 COMMENT ON COLUMN v_opportunity_quotes.revisions IS 'Number of quote revisions (rows of quotes), all states included.';
 COMMENT ON COLUMN v_opportunity_quotes.first_quote_at IS 'When the first quote of the opportunity was created (UTC): the moment it was quoted.';
-COMMENT ON COLUMN v_opportunity_quotes.draft_quotes IS 'Revisions in state draft now.';
-COMMENT ON COLUMN v_opportunity_quotes.active_quotes IS 'Revisions in state active now.';
+
+
+CREATE VIEW v_opportunity_open_quotes AS
+SELECT q.opportunity_id,
+       count(CASE WHEN q.state = 'draft' THEN 1 END)        AS draft_quotes,
+       count(CASE WHEN q.state = 'active' THEN 1 END)       AS active_quotes
+FROM quotes q
+WHERE q.state IN ('draft', 'active')
+GROUP BY q.opportunity_id;
+
+COMMENT ON VIEW v_opportunity_open_quotes IS
+    'The open (draft or active) quote revisions of each opportunity that has any: what decides its pipeline phase.';
+COMMENT ON COLUMN v_opportunity_open_quotes.opportunity_id IS 'The opportunity (opportunities.opportunity_id).';
+COMMENT ON COLUMN v_opportunity_open_quotes.draft_quotes IS 'Revisions in state draft now.';
+COMMENT ON COLUMN v_opportunity_open_quotes.active_quotes IS 'Revisions in state active now.';
 
 
 CREATE VIEW v_opportunity_invoices AS
@@ -50,11 +62,38 @@ FROM invoices i
 GROUP BY i.opportunity_id;
 
 COMMENT ON VIEW v_opportunity_invoices IS
-    'The invoices of each opportunity that has any, aggregated once: how many, when the first was created and when the first was paid in full.';
+    'The invoices of each opportunity that has any: how many, when the first was created and when the first was paid in full.';
 COMMENT ON COLUMN v_opportunity_invoices.opportunity_id IS 'The opportunity (opportunities.opportunity_id).';
 COMMENT ON COLUMN v_opportunity_invoices.invoices IS 'Number of invoices of the opportunity, canceled ones included.';
 COMMENT ON COLUMN v_opportunity_invoices.first_invoice_at IS 'When its first invoice was created (UTC): the moment it was invoiced.';
 COMMENT ON COLUMN v_opportunity_invoices.first_paid_at IS 'When its first invoice reached state paid (invoices.closed_at, UTC); NULL if none is paid.';
+
+
+CREATE VIEW v_opportunity_stages AS
+SELECT o.opportunity_id,
+       o.state,
+       o.created_at,
+       q.first_quote_at                                     AS quoted_at,
+       o.closed_at,
+       CASE WHEN o.state = 'won' THEN o.closed_at END       AS won_at,
+       CASE WHEN o.state = 'lost' THEN o.closed_at END      AS lost_at,
+       i.first_invoice_at                                   AS invoiced_at,
+       i.first_paid_at                                      AS paid_at
+FROM opportunities o
+LEFT JOIN v_opportunity_quotes q ON q.opportunity_id = o.opportunity_id
+LEFT JOIN v_opportunity_invoices i ON i.opportunity_id = o.opportunity_id;
+
+COMMENT ON VIEW v_opportunity_stages IS
+    'When each opportunity reached each stage after qualification: quoted, won or lost, invoiced, paid. The opportunity part of v_lead_stages.';
+COMMENT ON COLUMN v_opportunity_stages.opportunity_id IS 'The opportunity (opportunities.opportunity_id).';
+COMMENT ON COLUMN v_opportunity_stages.state IS 'State now: open, won or lost.';
+COMMENT ON COLUMN v_opportunity_stages.created_at IS 'When it was created (UTC).';
+COMMENT ON COLUMN v_opportunity_stages.quoted_at IS 'When its first quote was created (UTC); NULL if never quoted.';
+COMMENT ON COLUMN v_opportunity_stages.closed_at IS 'When it was closed as won or lost (UTC); NULL while open.';
+COMMENT ON COLUMN v_opportunity_stages.won_at IS 'closed_at if it was won, else NULL.';
+COMMENT ON COLUMN v_opportunity_stages.lost_at IS 'closed_at if it was lost, else NULL.';
+COMMENT ON COLUMN v_opportunity_stages.invoiced_at IS 'When its first invoice was created (UTC); NULL if never invoiced.';
+COMMENT ON COLUMN v_opportunity_stages.paid_at IS 'When its first invoice reached state paid (UTC); NULL if none is paid.';
 
 
 -- -- the fact views ----------------------------------------------------------------------------
@@ -63,7 +102,6 @@ CREATE VIEW v_opportunity_facts AS
 SELECT o.opportunity_id,
        o.lead_id,
        o.account_id,
-       a.name                                               AS account,
        o.owner,
        w.region,
        o.source,
@@ -77,12 +115,9 @@ SELECT o.opportunity_id,
                  ELSE 'qualify' END
        END                                                  AS phase,
        o.created_at,
-       q.first_quote_at                                     AS quoted_at,
        o.closed_at,
        CASE WHEN o.state = 'won' THEN o.closed_at END       AS won_at,
        CASE WHEN o.state = 'lost' THEN o.closed_at END      AS lost_at,
-       i.first_invoice_at                                   AS invoiced_at,
-       i.first_paid_at                                      AS paid_at,
        CASE WHEN o.state IN ('won', 'lost')
             THEN EXTRACT(EPOCH FROM (o.closed_at - o.created_at)) / 86400.0 END AS cycle_days,
        o.estimated_value,
@@ -93,16 +128,13 @@ SELECT o.opportunity_id,
        coalesce(q.active_quotes, 0)                         AS active_quotes
 FROM opportunities o
 LEFT JOIN owners w ON w.owner = o.owner
-LEFT JOIN accounts a ON a.account_id = o.account_id
-LEFT JOIN v_opportunity_quotes q ON q.opportunity_id = o.opportunity_id
-LEFT JOIN v_opportunity_invoices i ON i.opportunity_id = o.opportunity_id;
+LEFT JOIN v_opportunity_open_quotes q ON q.opportunity_id = o.opportunity_id;
 
 COMMENT ON VIEW v_opportunity_facts IS
-    'One row per opportunity: who, where from, outcome, values, stage times, cycle time and pipeline phase. sp.metrics win_rate, pipeline, avg_deal_size, cycle_time and sales_velocity read it.';
+    'One row per opportunity: who, where from, outcome, values, cycle time and pipeline phase. sp.metrics win_rate, pipeline, avg_deal_size, cycle_time and sales_velocity read it; v_opportunity_stages has its quote and invoice times.';
 COMMENT ON COLUMN v_opportunity_facts.opportunity_id IS 'The opportunity (opportunities.opportunity_id).';
 COMMENT ON COLUMN v_opportunity_facts.lead_id IS 'The lead it was qualified from; NULL if it was created directly.';
-COMMENT ON COLUMN v_opportunity_facts.account_id IS 'Its account (accounts.account_id); NULL if none.';
-COMMENT ON COLUMN v_opportunity_facts.account IS 'The account name (accounts.name); NULL if no account.';
+COMMENT ON COLUMN v_opportunity_facts.account_id IS 'Its account (join accounts for the name); NULL if none.';
 COMMENT ON COLUMN v_opportunity_facts.owner IS 'The salesperson who owns it (opportunities.owner).';
 COMMENT ON COLUMN v_opportunity_facts.region IS 'The owner''s region (owners.region); NULL if the owner is not in owners.';
 COMMENT ON COLUMN v_opportunity_facts.source IS 'Where the business came from (web, referral, ...), copied from the lead.';
@@ -112,12 +144,9 @@ COMMENT ON COLUMN v_opportunity_facts.status IS 'Status reason now: in_progress,
 COMMENT ON COLUMN v_opportunity_facts.outcome IS 'won or lost for a closed opportunity; NULL while open.';
 COMMENT ON COLUMN v_opportunity_facts.phase IS 'Pipeline phase of an open opportunity: propose (it has an active quote), develop (a draft quote, no active one) or qualify (no open quote); NULL once closed.';
 COMMENT ON COLUMN v_opportunity_facts.created_at IS 'When it was created (qualification time for one from a lead), UTC.';
-COMMENT ON COLUMN v_opportunity_facts.quoted_at IS 'When its first quote was created (UTC); NULL if never quoted.';
 COMMENT ON COLUMN v_opportunity_facts.closed_at IS 'When it was closed as won or lost (UTC); NULL while open.';
 COMMENT ON COLUMN v_opportunity_facts.won_at IS 'closed_at if it was won, else NULL.';
 COMMENT ON COLUMN v_opportunity_facts.lost_at IS 'closed_at if it was lost, else NULL.';
-COMMENT ON COLUMN v_opportunity_facts.invoiced_at IS 'When its first invoice was created (UTC); NULL if never invoiced.';
-COMMENT ON COLUMN v_opportunity_facts.paid_at IS 'When its first invoice was paid in full (UTC); NULL if none is paid.';
 COMMENT ON COLUMN v_opportunity_facts.cycle_days IS 'Days from created_at to closed_at (fractional) for a closed opportunity; NULL while open.';
 COMMENT ON COLUMN v_opportunity_facts.estimated_value IS 'Estimated revenue (DECIMAL money, copied from the lead).';
 COMMENT ON COLUMN v_opportunity_facts.probability IS 'Probability of winning in percent (0-100); 100 once won, 0 once lost.';
@@ -131,7 +160,6 @@ CREATE VIEW v_lead_stages AS
 SELECT l.lead_id,
        l.opportunity_id,
        l.account_id,
-       a.name                                               AS account,
        l.owner,
        w.region,
        l.source,
@@ -140,24 +168,20 @@ SELECT l.lead_id,
        l.created_at,
        CASE WHEN l.state = 'qualified' THEN l.closed_at END    AS qualified_at,
        CASE WHEN l.state = 'disqualified' THEN l.closed_at END AS disqualified_at,
-       q.first_quote_at                                     AS quoted_at,
-       CASE WHEN o.state = 'won' THEN o.closed_at END       AS won_at,
-       CASE WHEN o.state = 'lost' THEN o.closed_at END      AS lost_at,
-       i.first_invoice_at                                   AS invoiced_at,
-       i.first_paid_at                                      AS paid_at
+       s.quoted_at,
+       s.won_at,
+       s.lost_at,
+       s.invoiced_at,
+       s.paid_at
 FROM leads l
 LEFT JOIN owners w ON w.owner = l.owner
-LEFT JOIN accounts a ON a.account_id = l.account_id
-LEFT JOIN opportunities o ON o.opportunity_id = l.opportunity_id
-LEFT JOIN v_opportunity_quotes q ON q.opportunity_id = l.opportunity_id
-LEFT JOIN v_opportunity_invoices i ON i.opportunity_id = l.opportunity_id;
+LEFT JOIN v_opportunity_stages s ON s.opportunity_id = l.opportunity_id;
 
 COMMENT ON VIEW v_lead_stages IS
     'One row per lead with the time it reached each funnel stage (NULL: not reached): lead, qualified, quoted, won, invoiced, paid. sp.metrics.funnel reads it.';
 COMMENT ON COLUMN v_lead_stages.lead_id IS 'The lead (leads.lead_id).';
 COMMENT ON COLUMN v_lead_stages.opportunity_id IS 'The opportunity its qualification created; NULL if not qualified (or qualified without one).';
-COMMENT ON COLUMN v_lead_stages.account_id IS 'The account its qualification created or matched; NULL if none.';
-COMMENT ON COLUMN v_lead_stages.account IS 'That account''s name (accounts.name); NULL if none.';
+COMMENT ON COLUMN v_lead_stages.account_id IS 'The account its qualification created or matched (join accounts for the name); NULL if none.';
 COMMENT ON COLUMN v_lead_stages.owner IS 'The salesperson who owns the lead (leads.owner).';
 COMMENT ON COLUMN v_lead_stages.region IS 'The owner''s region (owners.region); NULL if the owner is not in owners.';
 COMMENT ON COLUMN v_lead_stages.source IS 'Where the lead came from (web, referral, ...).';

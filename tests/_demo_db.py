@@ -1,0 +1,20 @@
+"""One demo database file per test session, shared by the report tests (generating it takes seconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import salespipe as sp
+
+_BUILT: dict[str, Path] = {}
+
+
+def demo_db_path(factory: pytest.TempPathFactory) -> Path:
+    """A file database holding `sp.demo.generate(leads=3000, seed=1)`, built once per session."""
+    if "path" not in _BUILT:
+        path = factory.mktemp("demo") / "demo.duckdb"
+        sp.demo.generate(sp.connect(path), leads=3000, seed=1, progress=False)
+        _BUILT["path"] = path
+    return _BUILT["path"]

@@ -1,0 +1,177 @@
+"""Atomicity against a hard kill (DESIGN.md, "Atomic").
+
+A process killed with SIGKILL in the middle of qualify_many over 20,000 leads leaves either all
+of them qualified or none, and doctor passes afterwards. The kill lands either at a known point
+inside the open transaction (a hook in the child prints MIDWAY and sleeps) or at a random moment
+of a normal run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+
+import pandas as pd
+import pytest
+from _helpers import Child, scalar, tables
+
+import salespipe as sp
+
+N = 20_000
+EARLIER = 300  # leads qualified before, so the 20,000 also match accounts and contacts that already exist
+
+pytestmark = pytest.mark.slow
+
+
+def _frame(n: int, offset: int) -> pd.DataFrame:
+    """Leads with repeated companies (spelled differently) and emails, some without either."""
+    spellings = ("Company {} Inc", "company {}, inc.", "COMPANY {} LLC", "Company {}")
+    rows = []
+    for i in range(offset, offset + n):
+        rows.append(
+            {
+                "first_name": "Kim",
+                "last_name": None if i % 13 == 0 else f"Kill{i}",
+                "email": None if i % 7 == 0 else f"Person{i % 4000}@Example.com ",
+                "company": None if i % 11 == 0 else spellings[i % 4].format(i % 1500),
+                "topic": "kill test",
+                "source": "import",
+                "owner": "maria",
+                "estimated_value": "1000.00",
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame.loc[frame["last_name"].isna() & frame["company"].isna(), "company"] = "Fallback Ltd"
+    return frame
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A database file: EARLIER leads qualified, then N open leads made with create_many."""
+    path = tmp_path_factory.mktemp("kill") / "base.duckdb"
+    db = sp.connect(path)
+    earlier = sp.leads.create_many(db, _frame(EARLIER, 0))
+    sp.leads.qualify_many(db, earlier)
+    ids = sp.leads.create_many(db, _frame(N, EARLIER))
+    assert len(ids) == N
+    assert scalar(db, "SELECT count(*) FROM leads WHERE state = 'open'") == N
+    assert sp.doctor.run(db).empty
+    return path
+
+
+def _copy(base, tmp_path):
+    path = tmp_path / "sales.duckdb"
+    shutil.copy(base, path)
+    if os.path.exists(f"{base}.wal"):
+        shutil.copy(f"{base}.wal", f"{path}.wal")
+    return path
+
+
+def _counts(db) -> dict[str, int]:
+    found = {t: scalar(db, f"SELECT count(*) FROM {t}") for t in ("leads", "accounts", "contacts", "opportunities")}
+    found["events"] = scalar(db, "SELECT count(*) FROM events")
+    found["qualified"] = scalar(db, "SELECT count(*) FROM leads WHERE state = 'qualified'")
+    return found
+
+
+def _assert_reusable(db, before: dict[str, int]) -> None:
+    """The database still works after the kill: qualifying the leads now succeeds in full."""
+    open_ids = db.sql("SELECT lead_id FROM leads WHERE state = 'open'")["lead_id"].tolist()
+    if open_ids:
+        sp.leads.qualify_many(db, open_ids)
+    after = _counts(db)
+    assert after["qualified"] == before["qualified"] + N
+    assert after["opportunities"] == before["opportunities"] + N
+    assert after["events"] == before["events"] + 2 * N  # a qualify event per lead, a create per opportunity
+    assert sp.doctor.run(db).empty
+
+
+@pytest.mark.parametrize("hook", ["after_core", "after_apply"])
+def test_sigkill_inside_the_transaction_leaves_nothing_behind(base, tmp_path, hook):
+    path = _copy(base, tmp_path)
+    db = sp.connect(path)
+    before_tables = tables(db)
+    before = _counts(db)
+
+    child = Child.worker("qualify", path, hook)
+    try:
+        assert int(child.expect("START", timeout=60)) == N
+        midway = child.expect_json("MIDWAY", timeout=60)
+        # the child really is mid-way: inside its transaction the new records exist
+        assert midway["opportunities"] == before["opportunities"] + N
+        assert midway["accounts"] > before["accounts"] and midway["contacts"] > before["contacts"]
+        if hook == "after_apply":
+            assert midway["qualified"] == before["qualified"] + N
+            assert midway["events"] == before["events"] + 2 * N
+        child.sigkill()
+    finally:
+        child.kill()
+    assert child.proc.returncode == -signal.SIGKILL
+
+    db = sp.connect(path)
+    assert _counts(db) == before
+    assert tables(db) == before_tables  # every table exactly as before, row for row
+    assert sp.doctor.run(db).empty
+    _assert_reusable(db, before)
+
+
+@pytest.fixture(scope="module")
+def normal_seconds(base, tmp_path_factory):
+    """How long qualify_many over the N leads takes in a child process that is left alone."""
+    path = _copy(base, tmp_path_factory.mktemp("normal"))
+    before = _counts(sp.connect(path))
+    child = Child.worker("qualify", path)
+    try:
+        done = child.expect_json("DONE", timeout=120)
+        assert child.wait() == 0, child.output()
+    finally:
+        child.kill()
+    db = sp.connect(path)
+    after = _counts(db)
+    assert after["qualified"] == before["qualified"] + N
+    assert sp.doctor.run(db).empty
+    return done["seconds"]
+
+
+SEED = int(os.environ.get("KILL_SEED", random.randrange(1_000_000)))
+# One random moment in each stretch of the normal duration, so both outcomes get their chances.
+STRETCHES = [(0.0, 0.35), (0.35, 0.7), (0.7, 1.0), (0.95, 1.3)]
+
+
+@pytest.mark.parametrize("stretch", STRETCHES, ids=[f"{a:.2f}-{b:.2f}" for a, b in STRETCHES])
+def test_sigkill_at_a_random_moment_leaves_all_or_none_qualified(base, tmp_path, normal_seconds, stretch):
+    fraction = random.Random(f"{SEED}-{stretch}").uniform(*stretch)
+    delay = fraction * normal_seconds
+    where = f"killed {delay:.3f} s into a {normal_seconds:.3f} s run (KILL_SEED={SEED})"
+    path = _copy(base, tmp_path)
+    db = sp.connect(path)
+    before_tables = tables(db)
+    before = _counts(db)
+
+    child = Child.worker("qualify", path)
+    try:
+        child.expect("START", timeout=60)
+        # wait on the child itself, so the kill never lands after it has exited
+        try:
+            child.proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            child.sigkill()
+    finally:
+        child.kill()
+
+    db = sp.connect(path)
+    after = _counts(db)
+    qualified = after["qualified"] - before["qualified"]
+    assert qualified in (0, N), f"{qualified} of {N} leads qualified: {where}"
+    if qualified == 0:
+        assert after == before, where
+        assert tables(db) == before_tables, where
+    else:
+        assert after["opportunities"] == before["opportunities"] + N, where
+        assert after["events"] == before["events"] + 2 * N, where
+        assert after["accounts"] >= before["accounts"] and after["contacts"] >= before["contacts"], where
+    assert sp.doctor.run(db).empty, where
+    _assert_reusable(db, before)

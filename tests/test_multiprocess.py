@@ -1,0 +1,150 @@
+"""Several processes on one database file (DESIGN.md, "Multi-process").
+
+Two writer processes and two reader processes on one file at the same time all succeed, and
+nothing is lost. A process holding the file makes calls wait up to busy_timeout, then raise
+Busy with a message that says what to do; a holder that lets go within the budget is waited for.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from _helpers import Child, scalar
+
+import salespipe as sp
+
+N = 100  # leads per writer
+READS = 100  # read loops per reader, at least: they go on until the writers are done
+TAGS = ("Alpha", "Beta")
+
+
+@pytest.fixture
+def path(tmp_path):
+    """A migrated database file with no process attached to it."""
+    file = tmp_path / "sales.duckdb"
+    sp.connect(file)
+    return file
+
+
+@pytest.mark.slow
+def test_two_writers_and_two_readers_at_once_all_succeed_and_nothing_is_lost(path, tmp_path):
+    start, stop = tmp_path / "go", tmp_path / "stop"
+    children = [Child.worker("writer", path, start, tag, N) for tag in TAGS]
+    children += [Child.worker("reader", path, start, stop, READS) for _ in range(2)]
+    try:
+        for child in children:
+            child.expect("READY", timeout=60)  # imported and connected: start them all together
+        start.touch()
+        results = [child.expect_json("DONE", timeout=120) for child in children[:2]]
+        stop.touch()
+        results += [child.expect_json("DONE", timeout=30) for child in children[2:]]
+        for child in children:
+            assert child.wait(timeout=10) == 0, child.output()
+    finally:
+        for child in children:
+            child.kill()
+
+    writers, readers = results[:2], results[2:]
+    db = sp.connect(path)
+    created = {tag: w["created"] for tag, w in zip(TAGS, writers)}
+    qualified = [lead for w in writers for lead in w["qualified"]]
+    assert scalar(db, "SELECT count(*) FROM leads") == 2 * N
+    found = db.sql("SELECT lead_id, last_name, owner, state FROM leads ORDER BY lead_id")
+    expected = {(lead, f"{tag}-{i}") for tag, ids in created.items() for i, lead in enumerate(ids)}
+    assert set(zip(found["lead_id"].tolist(), found["last_name"].tolist())) == expected
+    assert found["last_name"].is_unique and found["lead_id"].is_unique
+    assert sorted(found.loc[found["state"] == "qualified", "lead_id"].tolist()) == sorted(qualified)
+    assert len(qualified) == 2 * (N // 10)
+
+    events = db.sql("SELECT entity, action, count(*) AS n FROM events GROUP BY ALL")
+    counts = {(e, a): int(n) for e, a, n in events.itertuples(index=False)}
+    assert counts == {
+        ("lead", "create"): 2 * N,
+        ("lead", "qualify"): len(qualified),
+        ("opportunity", "create"): len(qualified),
+    }
+    assert scalar(db, "SELECT count(*) FROM opportunities") == len(qualified)
+    # both writers used the same 3 companies and 7 emails: one account and one contact each, however the
+    # qualifications of the two processes interleaved
+    picked = [i for i in range(N) if i % 10 == 9]
+    companies = sorted({f"Shared Company {i % 3} Ltd" for i in picked})
+    emails = sorted({f"person{i % 7}@example.com" for i in picked})
+    assert db.sql("SELECT name FROM accounts ORDER BY name")["name"].tolist() == companies
+    assert db.sql("SELECT email FROM contacts ORDER BY email")["email"].tolist() == emails
+    assert sp.doctor.run(db).empty
+
+    for r in readers:
+        assert len(r["counts"]) >= READS
+        assert r["counts"] == sorted(r["counts"])  # the readers also checked it as they went
+        assert r["counts"][-1] == 2 * N  # the last read came after both writers were done
+        # the reader really ran alongside the writers: it saw the count grow
+        assert len({c for c in r["counts"] if 0 < c < 2 * N}) > 1, r["counts"]
+
+
+def _busy(call) -> tuple[sp.Busy, float]:
+    t = time.monotonic()
+    with pytest.raises(sp.Busy) as info:
+        call()
+    return info.value, time.monotonic() - t
+
+
+def test_a_process_holding_the_file_makes_calls_raise_busy_after_the_budget(path):
+    db = sp.connect(path, busy_timeout=0.5)
+    holder = Child.worker("hold", path, 60)
+    try:
+        holder.expect("HELD")
+        calls = {
+            "read": lambda: db.sql("SELECT count(*) FROM leads"),
+            "write": lambda: sp.leads.create(db, last_name="Blocked"),
+            "connect": lambda: sp.connect(path, busy_timeout=0.5),
+        }
+        for what, call in calls.items():
+            error, elapsed = _busy(call)
+            assert 0.45 <= elapsed < 1.5, f"{what}: Busy after {elapsed:.2f} s for a 0.5 s budget"
+            message = str(error)
+            assert str(path) in message, message
+            assert "locked by another process" in message, message
+            assert "close the other" in message and "busy_timeout" in message, message  # what to do
+            assert isinstance(error, sp.SalespipeError)
+        assert holder.proc.poll() is None  # still holding: the Busy was real
+    finally:
+        holder.kill()
+    # the holder is gone: the same handle works again and nothing was written meanwhile
+    assert db.sql("SELECT count(*) AS n FROM leads")["n"].iloc[0] == 0
+    sp.leads.create(db, last_name="After")
+    assert scalar(db, "SELECT count(*) FROM leads") == 1
+
+
+def test_a_holder_that_lets_go_within_the_budget_is_waited_for(path):
+    db = sp.connect(path, busy_timeout=10)
+    holder = Child.worker("hold", path, 1.5)
+    try:
+        holder.expect("HELD")
+        began = time.time()
+        lead = sp.leads.create(db, last_name="Patient")
+        ended = time.time()
+        released = holder.expect_json("RELEASING")
+        assert holder.wait() == 0, holder.output()
+    finally:
+        holder.kill()
+    assert began < released < ended, "the call did not wait for the holder to let go"
+    assert ended - released < 1, f"took {ended - released:.2f} s to notice the holder had let go"
+    assert db.sql("SELECT lead_id, last_name FROM leads").to_dict("records") == [
+        {"lead_id": lead, "last_name": "Patient"}
+    ]
+
+
+def test_a_reader_process_blocks_writers_but_not_other_readers(path):
+    db = sp.connect(path, busy_timeout=0.5)
+    sp.leads.create(db, last_name="Existing")
+    holder = Child.worker("hold", path, 60, "ro")
+    try:
+        holder.expect("HELD")
+        assert db.sql("SELECT count(*) AS n FROM leads")["n"].iloc[0] == 1  # readers share the file
+        error, elapsed = _busy(lambda: sp.leads.create(db, last_name="Blocked"))
+        assert 0.45 <= elapsed < 1.5
+        assert "busy_timeout" in str(error)
+    finally:
+        holder.kill()
+    assert scalar(db, "SELECT count(*) FROM leads") == 1

@@ -18,7 +18,7 @@ Every metric is `sp.metrics.NAME(db, **options)`. The common options:
 Frames are sorted by (period, by..., the metric's own order), missing keys last. Counts are int64,
 money float64, rates float64 (NaN when the denominator is 0), durations float64 days.
 
-Metrics read v_lead_stages and v_opportunity_facts, plus v_opportunity_products (products),
+Metrics read v_lead_stages, v_opportunity_facts (pipeline), v_opportunity_outcomes (the rest), plus v_opportunity_products (products),
 accounts (account names, for the `account` filter and column) and, for pipeline(as_of=...) and time_in_stage, events (with
 quotes, orders and invoices to find a document's opportunity). The filter/by/period logic
 shared by all of them is one query builder, `_Scope.grouped`; every user value is a bound
@@ -324,7 +324,7 @@ def win_rate(
     scope = _scope(start, end, by, period, owner, source, product, account, region)
     measures = [f"count(CASE WHEN s.state = '{st}' THEN 1 END) AS {st}" for st in ("won", "lost", "open")]
     measures.append("coalesce(sum(CASE WHEN s.state = 'won' THEN s.actual_value END), 0) AS won_value")
-    inner, params = scope.grouped("v_opportunity_facts", measures, anchor="created_at")
+    inner, params = scope.grouped("v_opportunity_outcomes", measures, anchor="created_at")
     sql = f"""SELECT {scope.key_list()}CAST(g.won AS BIGINT) AS won, CAST(g.lost AS BIGINT) AS lost,
                      CAST(g.open AS BIGINT) AS open,
                      CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost, 0) AS win_rate,
@@ -419,7 +419,7 @@ def avg_deal_size(
     """
     scope = _scope(start, end, by, period, owner, source, product, account, region)
     measures = ["count(*) AS won", "coalesce(sum(s.actual_value), 0) AS won_value", "avg(s.actual_value) AS mean"]
-    inner, params = scope.grouped("v_opportunity_facts", measures, anchor="closed_at", where=["s.state = 'won'"])
+    inner, params = scope.grouped("v_opportunity_outcomes", measures, anchor="closed_at", where=["s.state = 'won'"])
     sql = f"""SELECT {scope.key_list()}CAST(g.won AS BIGINT) AS won, CAST(g.won_value AS DOUBLE) AS won_value,
                      CAST(g.mean AS DOUBLE) AS avg_deal_size
               FROM ({inner}) g {scope.order()}"""
@@ -455,7 +455,7 @@ def cycle_time(
             f"quantile_cont({days}, 0.9) AS p90_{i}",
         ]
     inner, params = scope.grouped(
-        "v_opportunity_facts", measures, anchor="closed_at", where=["s.state IN ('won', 'lost')"]
+        "v_opportunity_outcomes", measures, anchor="closed_at", where=["s.state IN ('won', 'lost')"]
     )
     k = range(1, len(OUTCOMES) + 1)
     outcomes = _values("oc", ["outcome", "outcome_order"], [(o, i) for i, o in enumerate(OUTCOMES, 1)])
@@ -492,7 +492,7 @@ def sales_velocity(
     scope = _scope(start, end, by, period, owner, source, product, account, region)
     roles = _values("r", ["role"], [("created",), ("closed",)])
     relation = f"""(SELECT s.*, r.role, CASE r.role WHEN 'created' THEN s.created_at ELSE s.closed_at END AS anchor_at
-                    FROM v_opportunity_facts s CROSS JOIN {roles}
+                    FROM v_opportunity_outcomes s CROSS JOIN {roles}
                     WHERE r.role = 'created' OR s.state IN ('won', 'lost'))"""
     won = "s.role = 'closed' AND s.state = 'won'"
     measures = [

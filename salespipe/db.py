@@ -304,7 +304,8 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -
         except duckdb.Error:
             pass  # a DuckDB error aborted the transaction, which refuses this; its rollback drops the table
         raise  # the original error, not "transaction is aborted"
-    con.execute(f"DROP TABLE IF EXISTS {name}")
+    if len(frame) > SMALL_FRAME:  # a small one is replaced by the next call; dropping costs a statement
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def first(result: duckdb.DuckDBPyConnection) -> tuple | None:

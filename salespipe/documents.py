@@ -7,6 +7,7 @@ SQL always agree to the cent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -65,3 +66,15 @@ def copy_lines(con: duckdb.DuckDBPyConnection, source: str, target: str, mapping
             FROM {src_lines} l JOIN {mapping} m ON l.{src_key} = m.source_id
             ORDER BY m.target_id, l.line_no"""
     )
+
+
+def load_totals(con: duckdb.DuckDBPyConnection, kind: str, ids: Sequence[int], into: str) -> None:
+    """Copy the v_<kind>_totals rows of these documents into the temp table `into`.
+
+    Joining the view would total every document in the database first (~200 ms at a million
+    quotes); a filter on a bound list of ids is pushed into the view instead (~3 ms).
+    """
+    key = KINDS[kind][1]
+    ids = [int(i) for i in ids]
+    where = f"list_contains(?, {key})" if len(ids) <= 2048 else f"{key} IN (SELECT unnest(?::BIGINT[]))"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT * FROM v_{kind}_totals WHERE {where}", [ids])

@@ -9,7 +9,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from . import check, machine
+from . import check, documents, machine
 from .db import Database, first, new_id, registered
 from .errors import NotFound, ValidationError
 
@@ -87,13 +87,14 @@ def record_payments(
     frame["ts"] = stamps if np.ndim(stamps) else [stamps] * n
     with db.transaction() as con, registered(con, "_pay_in", frame):
         machine.require(con, "invoice", "record_payment", ids)
+        documents.load_totals(con, "invoice", ids, "_pay_totals")
         bad = con.execute(
             """SELECT p._row, p.invoice_id,
                       CASE WHEN TRY_CAST(p.raw AS DECIMAL(38,6)) IS NULL THEN 'amount ' || p.raw || ' is not a number'
                            WHEN p.raw::DECIMAL(38,6) <= 0 THEN 'amount must be greater than 0'
                            WHEN p.raw::DECIMAL(38,6) <> round(p.raw::DECIMAL(38,6), 2) THEN 'amount has more than 2 decimals'
                            ELSE 'amount ' || p.raw || ' exceeds the balance ' || t.balance END
-               FROM _pay_in p JOIN v_invoice_totals t ON t.invoice_id = p.invoice_id
+               FROM _pay_in p JOIN _pay_totals t ON t.invoice_id = p.invoice_id
                WHERE TRY_CAST(p.raw AS DECIMAL(38,6)) IS NULL OR p.raw::DECIMAL(38,6) <= 0
                   OR p.raw::DECIMAL(38,6) <> round(p.raw::DECIMAL(38,6), 2) OR p.raw::DECIMAL(38,6) > t.balance
                ORDER BY p._row LIMIT 100"""
@@ -105,7 +106,7 @@ def record_payments(
             f"""CREATE OR REPLACE TEMP TABLE _pay_new AS
                SELECT {new_id("payments", "payment_id", "p._row")} AS payment_id, p._row, p.invoice_id, p.raw::DECIMAL(18,2) AS amount, p.ts,
                       CASE WHEN p.raw::DECIMAL(18,2) = t.balance THEN 'complete' ELSE 'partial' END AS to_status
-               FROM _pay_in p JOIN v_invoice_totals t ON t.invoice_id = p.invoice_id"""
+               FROM _pay_in p JOIN _pay_totals t ON t.invoice_id = p.invoice_id"""
         )
         con.execute(
             "INSERT INTO payments (payment_id, invoice_id, amount, paid_at, note) "

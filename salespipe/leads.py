@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import check, machine
-from .db import Database, new_id, registered
+from .db import SMALL_FRAME, Database, new_id, registered
 from .errors import ValidationError
 
 TEXT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "company", "topic", "source", "owner")
@@ -73,11 +73,11 @@ def create(
     row["created_at"] = check.timestamp(at)
     frame = pd.DataFrame({k: [v] for k, v in row.items()})
     frame["estimated_value"] = frame["estimated_value"].astype(object)
-    return int(create_many(db, frame, actor=actor)[0])
+    return int(_create(db, _prepare(frame, None), actor=actor, checked=True)[0])
 
 
 def _validate_frame(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str]]:
-    """Per-row problems of the `_lead_src` rows, in one scan: (row, field, message)."""
+    """Per-row problems of the `_lead_in` rows, in one scan: (row, field, message)."""
     checks = [
         (
             "last_name",
@@ -103,7 +103,7 @@ def _validate_frame(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str]
     flags = ", ".join(f"coalesce({cond}, false)" for _, cond, _ in checks)
     any_bad = " OR ".join(f"coalesce({cond}, false)" for _, cond, _ in checks)
     rows = con.execute(
-        f"SELECT _row, email, ev_raw, status, {flags} FROM _lead_src WHERE {any_bad} ORDER BY _row LIMIT 1000"
+        f"SELECT _row, email, ev_raw, status, {flags} FROM {_LEAD_SRC} WHERE {any_bad} ORDER BY _row LIMIT 1000"
     ).fetchall()
     problems = []
     for row in rows:
@@ -159,15 +159,18 @@ def create_many(db: Database, frame: pd.DataFrame, *, at: object = None, actor: 
     Returns the new ids in row order. If any row is invalid nothing is created and the
     ValidationError's `failures` lists (row, field, message) for each problem.
     """
-    src = _prepare(frame, at)
+    return _create(db, _prepare(frame, at), actor=actor, checked=False)
+
+
+_LEAD_SRC = "(SELECT *, TRY_CAST(ev_raw AS DECIMAL(38,6)) AS ev FROM _lead_in)"
+
+
+def _create(db: Database, src: pd.DataFrame, *, actor: str | None, checked: bool) -> np.ndarray:
+    """Insert prepared lead rows; `checked`: create() validated its one row in Python already."""
     if len(src) == 0:
         return np.array([], dtype=np.int64)
     with db.transaction() as con, registered(con, "_lead_in", src):
-        con.execute(
-            """CREATE OR REPLACE TEMP VIEW _lead_src AS
-               SELECT *, TRY_CAST(ev_raw AS DECIMAL(38,6)) AS ev FROM _lead_in"""
-        )
-        failures = _validate_frame(con)
+        failures = [] if checked else _validate_frame(con)
         if failures:
             first = failures[0]
             more = f" ({len(failures)} problems; see .failures)" if len(failures) > 1 else ""
@@ -175,7 +178,7 @@ def create_many(db: Database, frame: pd.DataFrame, *, at: object = None, actor: 
             raise ValidationError(f"{prefix}{first[2]}{more}", field=first[1], failures=failures)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _lead_new AS
-               SELECT {new_id("leads", "lead_id", "_row")} AS lead_id, * FROM _lead_src"""
+               SELECT {new_id("leads", "lead_id", "_row")} AS lead_id, * FROM {_LEAD_SRC}"""
         )
         con.execute(
             f"""INSERT INTO leads (lead_id, {", ".join(TEXT_FIELDS)}, estimated_value, created_at, state, status)
@@ -187,8 +190,8 @@ def create_many(db: Database, frame: pd.DataFrame, *, at: object = None, actor: 
             con, "lead", "SELECT lead_id AS id, 'open' AS state, status, created_at AS ts FROM _lead_new", actor=actor
         )
         ids = con.execute("SELECT lead_id FROM _lead_new ORDER BY _row").fetchnumpy()["lead_id"]
-        con.execute("DROP VIEW _lead_src")
-        con.execute("DROP TABLE _lead_new")
+        if len(src) > SMALL_FRAME:
+            con.execute("DROP TABLE _lead_new")
     return np.asarray(ids, dtype=np.int64)
 
 

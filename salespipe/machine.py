@@ -296,21 +296,27 @@ def record_creation(
 ) -> None:
     """Append the creation events for new records. source_sql selects (id, state, status, ts)."""
     actor = check.text(actor, "actor")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _created AS
-            SELECT s.id, s.ts, s.state AS to_state, s.status AS to_status FROM ({source_sql}) s""",
-        list(params or []),
-    )
+    follows = (entity, "create") in STAGE_COLUMNS or entity == "lead"
+    if follows:  # lead_stages needs the new records too: materialize them once
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _created AS
+                SELECT s.id, s.ts, s.state AS to_state, s.status AS to_status FROM ({source_sql}) s""",
+            list(params or []),
+        )
+        source, args = "_created", [actor]
+    else:
+        source = f"(SELECT s.id, s.ts, s.state AS to_state, s.status AS to_status FROM ({source_sql}) s)"
+        args = [actor, *(params or [])]
     con.execute(
         f"""INSERT INTO events (event_id, entity, entity_id, action, from_state, from_status,
                                 to_state, to_status, "at", actor, note)
             SELECT {new_id("events", "event_id", "s.id")}, '{entity}', s.id, 'create', NULL, NULL,
                    s.to_state, s.to_status, s.ts, ?, NULL
-            FROM _created s""",
-        [actor],
+            FROM {source} s""",
+        args,
     )
-    follow_stages(con, entity, "create", "_created")
-    con.execute("DROP TABLE _created")
+    if follows:
+        follow_stages(con, entity, "create", "_created")
 
 
 def follow_stages(con: duckdb.DuckDBPyConnection, entity: str, action: str, relation: str) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import check, machine
-from .db import Database, registered
+from .db import Database
 from .errors import InvalidTransition, NotFound, ValidationError
 from .leads import DEFAULT_PROBABILITY
 
@@ -229,23 +229,29 @@ def close_open_quotes(
     keep: Sequence[int] = (),
 ) -> None:
     """Close every draft or active quote of these opportunities (but `keep`), at each opportunity's `at`."""
-    frame = pd.DataFrame({"opportunity_id": np.asarray(opportunity_ids, dtype=np.int64)})
-    frame["ts"] = at if np.ndim(at) else [at] * len(frame)
-    with registered(con, "_closing", frame):
-        rows = con.execute(
-            """SELECT q.quote_id, c.ts FROM quotes q JOIN _closing c ON c.opportunity_id = q.opportunity_id
-               WHERE q.state IN ('draft', 'active') AND q.quote_id NOT IN (SELECT unnest(?::BIGINT[]))
-               ORDER BY q.quote_id""",
-            [list(keep)],
-        ).df()
-    if len(rows):
+    opps = np.asarray(opportunity_ids, dtype=np.int64)
+    stamps = at if np.ndim(at) else [at] * len(opps)
+    # a bound short list is pushed into the scan; a long one is a hash semi-join
+    among = (
+        "list_contains(?, q.opportunity_id)"
+        if len(opps) <= 2048
+        else "q.opportunity_id IN (SELECT unnest(?::BIGINT[]))"
+    )
+    rows = con.execute(
+        f"""SELECT q.quote_id, q.opportunity_id FROM quotes q
+            WHERE {among} AND q.state IN ('draft', 'active') AND q.quote_id NOT IN (SELECT unnest(?::BIGINT[]))
+            ORDER BY q.quote_id""",
+        [opps.tolist(), [int(k) for k in keep]],
+    ).fetchall()
+    if rows:
+        when = dict(zip(opps.tolist(), list(stamps), strict=True))
         machine.apply(
             con,
             "quote",
             "close",
-            rows["quote_id"].to_numpy(),
+            [quote for quote, _ in rows],
             to=status,
-            at=rows["ts"],
+            at=[when[opp] for _, opp in rows],
             actor=actor,
             stamp="closed_at",
             checked=True,  # selected by state just above

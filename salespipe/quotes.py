@@ -495,6 +495,7 @@ def create_order_many(
     frame = pd.DataFrame({"source_id": np.asarray(ids, dtype=np.int64), "_row": np.arange(len(ids))})
     frame["ts"] = at if np.ndim(at) else [at] * len(ids)
     with db.transaction() as con, registered(con, "_order_in", frame):
+        documents.load_totals(con, "quote", ids, "_order_totals")
         # Happy path in one statement: active quotes of open opportunities, with their totals.
         made = con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _order_map AS
@@ -503,16 +504,17 @@ def create_order_many(
                FROM _order_in r
                JOIN quotes q ON q.quote_id = r.source_id AND q.state = 'active'
                JOIN opportunities o ON o.opportunity_id = q.opportunity_id AND o.state = 'open'
-               JOIN v_quote_totals t ON t.quote_id = r.source_id"""
+               JOIN _order_totals t ON t.quote_id = r.source_id"""
         ).fetchall()[0][0]
         if made != len(ids):  # say precisely what is wrong
             machine.require(con, "quote", "create_order", ids)
             _check_open_opportunities(
                 con, "SELECT q.opportunity_id FROM quotes q JOIN _order_in r ON r.source_id = q.quote_id"
             )
-        won = con.execute(
-            "SELECT source_id, target_id, opportunity_id, total, ts, same_opportunity FROM _order_map ORDER BY _row"
-        ).df()
+        columns = ["source_id", "target_id", "opportunity_id", "total", "ts", "same_opportunity"]
+        won = pd.DataFrame(  # fetchall keeps the totals exact (Decimal); .df() would make them floats
+            con.execute(f"SELECT {', '.join(columns)} FROM _order_map ORDER BY _row").fetchall(), columns=columns
+        )
         if (won["same_opportunity"] > 1).any():
             opp = int(won.loc[won["same_opportunity"] > 1, "opportunity_id"].iloc[0])
             raise ValidationError(f"two of the quotes belong to opportunity {opp}: order only one of them", field="ids")
@@ -540,9 +542,7 @@ def create_order_many(
         opportunities.close_open_quotes(
             con, won["opportunity_id"].to_numpy(), won["ts"], status="canceled", actor=actor, keep=ids
         )
-        totals = [r[0] for r in con.execute("SELECT total FROM _order_map ORDER BY _row").fetchall()]
-        opportunities._close_won(con, won["opportunity_id"].tolist(), totals, at=won["ts"], actor=actor)
-        con.execute("DROP TABLE _order_map")
+        opportunities._close_won(con, won["opportunity_id"].tolist(), won["total"].tolist(), at=won["ts"], actor=actor)
     return won["target_id"].to_numpy(dtype=np.int64)
 
 

@@ -285,7 +285,7 @@ def _qualify(
     person = "coalesce(l.last_name, l.first_name) IS NOT NULL" if flags["create_contact"] else "false"
     found = con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _q AS
-            WITH l AS (
+            WITH l AS MATERIALIZED (
                 SELECT l.lead_id, l.first_name, l.last_name, l.email, l.phone, l.job_title, l.company, l.topic,
                        l.source, l.owner, l.estimated_value, i.ts, {name_key} AS name_key,
                        CASE WHEN {person} THEN email_key(l.email) END AS mail_key, {person} AS person

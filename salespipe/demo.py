@@ -442,6 +442,13 @@ def _history(
         counts["lost"] += k
     bar.update()
 
+    # -- what is still open gets the salesperson's probability: higher as the deal advances
+    still_open = ~win & ~lose
+    if still_open.any():
+        stage = np.where(quote_of[still_open] > 0, 2, np.where(has_quote[still_open], 1, 0))
+        low, high = np.array([5, 20, 40])[stage], np.array([20, 45, 85])[stage]
+        opportunities.set_probability_many(db, opp[still_open], rng.integers(low, high + 1).tolist())
+
     # -- orders: fulfilled (most), canceled (a few), or still in progress
     won_at = decide_at[win]
     fulfil_at = won_at + _lag(rng, len(order_ids), 9.0)

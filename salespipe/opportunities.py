@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import check, machine
-from .db import Database
+from .db import Database, first
 from .errors import InvalidTransition, NotFound, ValidationError
 from .leads import DEFAULT_PROBABILITY
 
@@ -273,4 +273,47 @@ def reopen(
             actor=actor,
             note=check.text(note, "note"),
             values={"closed_at": None, "probability": DEFAULT_PROBABILITY, "competitor": None},
+        )
+
+
+def set_probability(db: Database, opportunity: int, probability: int) -> None:
+    """Set the win probability (0-100) of an open opportunity, as the salesperson judges it."""
+    set_probability_many(db, [check.ident(opportunity, "opportunity")], probability)
+
+
+def set_probability_many(db: Database, ids: Sequence[int] | np.ndarray, probability: int | Sequence[int]) -> None:
+    """Set the win probability of many open opportunities (one value for all, or one per id).
+
+    A field edit, not a state change (no event); closed opportunities are read-only.
+    """
+    ids = check.idents(ids, "ids")
+    values = np.asarray([probability] * len(ids) if np.ndim(probability) == 0 else list(probability), dtype=object)
+    if len(values) != len(ids):
+        raise ValidationError(f"probability has {len(values)} values for {len(ids)} ids", field="probability")
+    for v in set(values.tolist()):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 0 <= v <= 100:
+            raise ValidationError(f"probability must be an integer 0-100, got {v!r}", field="probability", value=v)
+    with db.transaction() as con:
+        closed = first(
+            con.execute(
+                """SELECT opportunity_id, state, status FROM opportunities
+                   WHERE opportunity_id IN (SELECT unnest(?::BIGINT[])) AND state <> 'open' ORDER BY 1 LIMIT 1""",
+                [ids],
+            )
+        )
+        found = con.execute(
+            "SELECT count(*) FROM opportunities WHERE opportunity_id IN (SELECT unnest(?::BIGINT[]))", [ids]
+        ).fetchall()[0][0]
+        if found != len(ids):
+            machine.require(con, "opportunity", "close_won", ids)  # names the missing id
+        if closed:
+            opp, state, status = closed
+            raise InvalidTransition(
+                f"opportunity {opp} is {state} ({status}): only open opportunities are edited; reopen a lost one first"
+            )
+        con.execute(
+            """UPDATE opportunities SET probability = p.probability
+               FROM (SELECT unnest(?::BIGINT[]) AS id, unnest(?::INTEGER[]) AS probability) p
+               WHERE opportunities.opportunity_id = p.id""",
+            [ids, [int(v) for v in values]],
         )

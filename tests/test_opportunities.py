@@ -312,3 +312,36 @@ def test_quotes_need_an_open_opportunity(db):
     sku = make_product(db)
     sp.opportunities.close_lost(db, opp)
     assert_refused(db, lambda: make_quote(db, opp=opp, lines=[(sku, 1)]), sp.InvalidTransition, match="reopen")
+
+
+# -- set_probability: a field edit of open opportunities, not a transition ---------------------
+
+
+def test_set_probability_changes_an_open_opportunity_and_writes_no_event(db):
+    opp = make_opportunity(db)
+    before = len(events(db))
+    sp.opportunities.set_probability(db, opp, 65)
+    assert record(db, "opportunities", "opportunity_id", opp)["probability"] == 65
+    assert len(events(db)) == before
+
+
+def test_set_probability_many_takes_one_value_per_opportunity(db):
+    opps = make_opportunities(db, 3)
+    sp.opportunities.set_probability_many(db, opps, [20, 40, 90])
+    assert [record(db, "opportunities", "opportunity_id", o)["probability"] for o in opps] == [20, 40, 90]
+
+
+def test_set_probability_on_a_closed_opportunity_is_refused_and_changes_nothing(db):
+    opp = make_opportunity(db)
+    sp.opportunities.close_lost(db, opp, reason="canceled")
+    assert_refused(db, lambda: sp.opportunities.set_probability(db, opp, 50), sp.InvalidTransition, "only open")
+
+
+@pytest.mark.parametrize("bad", [-1, 101, 50.5, "50", True, None])
+def test_set_probability_refuses_a_value_outside_0_to_100(db, bad):
+    opp = make_opportunity(db)
+    assert_refused(db, lambda: sp.opportunities.set_probability(db, opp, bad), sp.ValidationError, "probability")
+
+
+def test_set_probability_of_an_unknown_opportunity_is_not_found(db):
+    assert_refused(db, lambda: sp.opportunities.set_probability(db, 424242, 50), sp.NotFound)

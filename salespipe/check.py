@@ -173,15 +173,3 @@ def timestamp(value: object, field: str = "at") -> dt.datetime:
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
-
-
-def timestamps(value: object, n: int, field: str = "at") -> list[dt.datetime] | dt.datetime:
-    """`at` for a bulk call: one datetime for all rows, or a sequence with one per row."""
-    if value is None or isinstance(value, str | dt.date | pd.Timestamp):
-        return timestamp(value, field)
-    if not isinstance(value, Iterable):
-        raise ValidationError(f"{field} must be a datetime or one per row", field=field, value=value)
-    values = list(value)
-    if len(values) != n:
-        raise ValidationError(f"{field} has {len(values)} values for {n} rows", field=field)
-    return [timestamp(v, field) for v in values]

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import os
 import random
+
+try:
+    import fcntl
+except ImportError:  # Windows: DuckDB's own lock only
+    fcntl = None  # type: ignore[assignment]
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -104,13 +109,12 @@ class Database:
 
     # -- connections -------------------------------------------------------------------------
 
-    def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
-        """Attach the file, retrying lock conflicts with jittered backoff up to busy_timeout."""
+    def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool, deadline: float) -> None:
+        """Attach the file, retrying lock conflicts with jittered backoff until `deadline`."""
         if read_only and not os.path.exists(self.path):
             read_only = False
         literal = self.path.replace("'", "''")
         statement = f"ATTACH '{literal}' AS {ALIAS}" + (" (READ_ONLY)" if read_only else "")
-        deadline = time.monotonic() + self.busy_timeout
         delay = 0.005
         attempts = 0
         while True:
@@ -146,14 +150,68 @@ class Database:
             with self._mutex:
                 yield self._memory_con  # type: ignore[misc]
             return
-        with _ENGINE.lock:
+        deadline = time.monotonic() + self.busy_timeout  # one budget for both waits
+        with _ENGINE.lock, self._sidecar_lock(read_only, deadline):
             con = _ENGINE.connection()
-            self._attach(con, read_only)
+            self._attach(con, read_only, deadline)
             try:
                 yield con
             finally:
                 con.execute("USE memory")
                 con.execute(f"DETACH {ALIAS}")
+
+    @contextmanager
+    def _sidecar_lock(self, shared: bool, deadline: float) -> Iterator[None]:
+        """Hold `<file>.lock` (flock: shared to read, exclusive to write) around an attach.
+
+        DuckDB's own lock is a POSIX fcntl lock, which a process loses when it closes *any*
+        descriptor of the file; a BSD flock on separate files cannot be lost that way, so
+        salespipe processes never overlap a writer with anyone, whatever DuckDB does inside.
+        `<file>.gate` is taken first and held only until the main lock is granted: a waiting
+        writer closes the gate, so a stream of readers cannot starve it. Waits up to the
+        deadline, then Busy. Skipped (DuckDB's lock alone) where the files cannot be created.
+        """
+        if fcntl is None:
+            yield
+            return
+        try:
+            gate = os.open(f"{self.path}.gate", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            yield
+            return
+        try:
+            main = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            os.close(gate)
+            yield
+            return
+        try:
+            self._flock(gate, fcntl.LOCK_EX, deadline)
+            try:
+                self._flock(main, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, deadline)
+            finally:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+            yield
+        finally:
+            os.close(main)  # releases the flock
+            os.close(gate)
+
+    def _flock(self, fd: int, mode: int, deadline: float) -> None:
+        delay = 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                now = time.monotonic()
+                if now >= deadline:
+                    raise Busy(
+                        f"{self.path} stayed in use by another salespipe process for {self.busy_timeout:g} s: "
+                        "close the other writer (a notebook kernel, voila, a CLI run) or raise busy_timeout, "
+                        "e.g. sp.connect(busy_timeout=30)"
+                    ) from None
+                time.sleep(min(delay * random.uniform(0.5, 1.5), deadline - now))
+                delay = min(delay * 2, 0.01)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

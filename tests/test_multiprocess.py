@@ -7,6 +7,8 @@ Busy with a message that says what to do; a holder that lets go within the budge
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -148,3 +150,50 @@ def test_a_reader_process_blocks_writers_but_not_other_readers(path):
     finally:
         holder.kill()
     assert scalar(db, "SELECT count(*) FROM leads") == 1
+
+
+HOLD_SIDECAR = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1] + ".lock", os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("HELD", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold_sidecar(path, seconds: float) -> subprocess.Popen:
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SIDECAR, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == "HELD"
+    return child
+
+
+def test_a_salespipe_writer_elsewhere_makes_others_wait_on_the_lock_file_then_busy(path):
+    """Writers are serialized by `<file>.lock` (flock), which DuckDB's fcntl lock cannot lose."""
+    db = sp.connect(path, busy_timeout=0.4)
+    child = _hold_sidecar(path, 30)
+    try:
+        t = time.monotonic()
+        with pytest.raises(sp.Busy, match="busy_timeout"):
+            sp.leads.create(db, last_name="Waiting")
+        assert 0.35 <= time.monotonic() - t < 3
+        with pytest.raises(sp.Busy):
+            db.sql("SELECT count(*) FROM leads")  # readers wait for a writer too
+    finally:
+        child.kill()
+        child.wait()
+    assert scalar(sp.connect(path), "SELECT count(*) FROM leads") == 0
+
+
+def test_a_released_lock_file_lets_the_waiting_call_through(path):
+    db = sp.connect(path, busy_timeout=10)
+    child = _hold_sidecar(path, 0.5)
+    try:
+        t = time.monotonic()
+        lead = sp.leads.create(db, last_name="Patient")
+        assert time.monotonic() - t >= 0.3  # it waited for the holder, then went through
+        assert scalar(db, "SELECT count(*) FROM leads WHERE lead_id = ?", [lead]) == 1
+    finally:
+        child.kill()
+        child.wait()

@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import check, machine
 from .db import SMALL_FRAME, Database, new_id, registered
-from .errors import ValidationError
+from .errors import NotFound, ValidationError
 
 TEXT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "company", "topic", "source", "owner")
 FIELDS = (*TEXT_FIELDS, "estimated_value", "status", "created_at")
@@ -411,8 +411,6 @@ def reactivate_many(
 
 def get(db: Database, lead: int) -> dict:
     """One lead as a dict (NotFound if it does not exist)."""
-    from .errors import NotFound
-
     lead = check.ident(lead, "lead")
     df = db.sql("SELECT * FROM leads WHERE lead_id = ?", [lead])
     if df.empty:

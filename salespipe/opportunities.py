@@ -137,22 +137,15 @@ def _close_won(
     note: str | None = None,
 ) -> None:
     if actual_value is None:
-        values = con.execute(
-            "SELECT opportunity_id, estimated_value FROM opportunities WHERE opportunity_id IN (SELECT unnest(?::BIGINT[]))",
-            [list(ids)],
-        ).fetchall()
-        lookup = dict(values)
-        actual_value = [lookup.get(i) for i in ids]
-    else:
-        est = None
-        if any(v is None for v in actual_value):
-            est = dict(
-                con.execute(
-                    "SELECT opportunity_id, estimated_value FROM opportunities WHERE opportunity_id IN (SELECT unnest(?::BIGINT[]))",
-                    [list(ids)],
-                ).fetchall()
-            )
-        actual_value = [v if v is not None else est.get(i) for i, v in zip(ids, actual_value, strict=True)]
+        actual_value = [None] * len(ids)
+    if any(v is None for v in actual_value):  # default: the estimated value
+        estimated = dict(
+            con.execute(
+                "SELECT opportunity_id, estimated_value FROM opportunities WHERE opportunity_id IN (SELECT unnest(?::BIGINT[]))",
+                [list(ids)],
+            ).fetchall()
+        )
+        actual_value = [v if v is not None else estimated.get(i) for i, v in zip(ids, actual_value, strict=True)]
     machine.apply(
         con,
         "opportunity",
@@ -301,11 +294,15 @@ def set_probability_many(db: Database, ids: Sequence[int] | np.ndarray, probabil
                 [ids],
             )
         )
-        found = con.execute(
-            "SELECT count(*) FROM opportunities WHERE opportunity_id IN (SELECT unnest(?::BIGINT[]))", [ids]
-        ).fetchall()[0][0]
-        if found != len(ids):
-            machine.require(con, "opportunity", "close_won", ids)  # names the missing id
+        missing = first(
+            con.execute(
+                """SELECT i.id FROM (SELECT unnest(?::BIGINT[]) AS id) i
+                   WHERE i.id NOT IN (SELECT opportunity_id FROM opportunities) ORDER BY 1 LIMIT 1""",
+                [ids],
+            )
+        )
+        if missing:
+            raise NotFound("opportunity", missing[0])
         if closed:
             opp, state, status = closed
             raise InvalidTransition(

@@ -3,12 +3,14 @@
 Each row of TRANSITIONS says: on `entity`, `action` is allowed from these states (or
 "state:status" pairs) and leads to one of these "state:status" targets (the first is the
 default). `apply` checks a set of records against it, then updates state + status (and any
-other columns) and appends one event per record, inside the caller's transaction.
+other columns) and appends one event per record, inside the caller's transaction. A `Journal`
+lets an action that changes several records write all their events in one INSERT.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -63,6 +65,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("invoice", "record_payment", "active", "active:partial paid:complete"),
     _t("invoice", "cancel", "active:new", "canceled:canceled"),
 )
+
+FEW = 64  # up to this many records, apply reads, checks and writes with bound values (no staging table)
 
 # entity -> (table, key column)
 TABLES: dict[str, tuple[str, str]] = {
@@ -187,13 +191,22 @@ def apply(
     values: Mapping[str, object] | None = None,
     stamp: str | None = None,
     checked: bool = False,
+    journal: Journal | None = None,
+    current: Mapping[int, tuple[str, str]] | None = None,
 ) -> None:
     """Check and apply `action` to the records `ids` of `entity`, in the caller's transaction.
 
     to: the target status (one for all, or one per record); values: more columns to set
     (a scalar for all, or one per record); stamp: a timestamp column to set to `at`;
-    checked: the caller ran `require` for these records earlier in the same transaction.
+    checked: the caller ran `require` for these records earlier in the same transaction;
+    journal: collect the events there, for the caller to write with its other events at once;
+    current: {id: (state, status)} as the caller read them in this transaction (saves a read;
+    the transition is still checked against them).
     Raises NotFound or InvalidTransition (listing every failing record) before writing anything.
+
+    Up to FEW records are read, checked and written with bound values (a few point statements);
+    more are staged in a temp table and checked and written set-based. Both shapes apply the
+    same TRANSITIONS with the same messages.
     """
     t = transition(entity, action)
     table, key = TABLES[entity]
@@ -221,7 +234,12 @@ def apply(
     for i, (col, val) in enumerate(extra.items()):
         if col != stamp:
             frame[f"v{i}"] = val
+    if n <= FEW:
+        _apply_few(con, t, {k: _bindable(v, n) for k, v in frame.items()}, list(extra), stamp, journal, current)
+        return
     df = pd.DataFrame({k: (v if np.ndim(v) else np.full(n, v, dtype=object)) for k, v in frame.items()})
+    if journal is not None:
+        journal.write(con)  # keep event ids in the order things happened
     with registered(con, "_transition", df):
         if not checked:
             _check_relation(con, t, "_transition")
@@ -237,6 +255,136 @@ def apply(
             sets.append(f"{col} = t.ts" if col == stamp else f"{col} = t.v{i}")
         con.execute(f"UPDATE {table} SET {', '.join(sets)} FROM _transition t WHERE {table}.{key} = t.id")
         follow_stages(con, entity, action, "_transition")
+
+
+class Journal:
+    """Events of one transaction, written by one INSERT: ids follow the order they were added.
+
+    Each INSERT into `events` costs about as much as the change it records; an action that
+    makes several changes (create_order: the order, the quote, the opportunity) writes them once.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+
+    def add(
+        self,
+        entity: str,
+        entity_id: int,
+        action: str,
+        from_state: str | None,
+        from_status: str | None,
+        to_state: str,
+        to_status: str,
+        at: object,
+        actor: str | None,
+        note: str | None = None,
+    ) -> None:
+        self.rows.append(
+            (entity, int(entity_id), action, from_state, from_status, to_state, to_status, at, actor, note)
+        )
+
+    def write(self, con: duckdb.DuckDBPyConnection) -> None:
+        if not self.rows:
+            return
+        columns = list(zip(*self.rows, strict=True))
+        types = (
+            "VARCHAR",
+            "BIGINT",
+            "VARCHAR",
+            "VARCHAR",
+            "VARCHAR",
+            "VARCHAR",
+            "VARCHAR",
+            "TIMESTAMP",
+            "VARCHAR",
+            "VARCHAR",
+        )
+        unnests = ", ".join(f"unnest(${i + 2}::{t}[]) AS c{i}" for i, t in enumerate(types))
+        con.execute(
+            f"""INSERT INTO events (event_id, entity, entity_id, action, from_state, from_status,
+                                    to_state, to_status, "at", actor, note)
+                SELECT (SELECT coalesce(max(event_id), 0) FROM events) + k, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9
+                FROM (SELECT unnest($1::BIGINT[]) AS k, {unnests})""",
+            [list(range(1, len(self.rows) + 1)), *[list(c) for c in columns]],
+        )
+        self.rows.clear()
+
+
+def _bindable(value: object, n: int) -> list:
+    """One column of apply's values as n plain Python values for binding (None for missing)."""
+    if np.ndim(value) == 0:
+        return [None if _missing(value) else value] * n
+    if isinstance(value, np.ndarray) and value.dtype.kind == "M":
+        value = value.astype("datetime64[us]")  # .tolist() of nanoseconds would give integers
+    out = value.tolist() if isinstance(value, np.ndarray) else list(value)
+    return [None if _missing(v) else v.item() if isinstance(v, np.generic) else v for v in out]
+
+
+def _missing(v: object) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+def _apply_few(
+    con: duckdb.DuckDBPyConnection,
+    t: Transition,
+    rows: dict[str, list],
+    extra: list[str],
+    stamp: str | None,
+    journal: Journal | None,
+    current: Mapping[int, tuple[str, str]] | None,
+) -> None:
+    """apply() for a few records: one read that checks and gives the from-states, then bound writes."""
+    table, key = TABLES[t.entity]
+    ids = rows["id"]
+    if current is not None and all(i in current for i in ids):
+        found = dict(current)
+    else:
+        found = {
+            r[0]: (r[1], r[2])
+            for r in con.execute(
+                f"SELECT {key}, state, status FROM {table} WHERE list_contains(?, {key})", [ids]
+            ).fetchall()
+        }
+    bad = [
+        (i, i not in found, *found.get(i, (None, None)))
+        for i in sorted(set(ids))
+        if i not in found or not _matches(t, *found[i])
+    ]
+    if bad:
+        _raise_bad(t.entity, t.action, t, bad[:101])
+    own = journal if journal is not None else Journal()
+    for i in sorted(range(len(ids)), key=lambda r: ids[r]):  # event ids in record order, as set-based
+        state, status = found[ids[i]]
+        own.add(
+            t.entity,
+            ids[i],
+            t.action,
+            state,
+            status,
+            rows["to_state"][i],
+            rows["to_status"][i],
+            rows["ts"][i],
+            rows["actor"][i],
+            rows["note"][i],
+        )
+    if journal is None:
+        own.write(con)
+    columns = ["id", "ts", "to_state", "to_status", *[f"v{i}" for i, col in enumerate(extra) if col != stamp]]
+    if len(ids) == 1:  # point statements: an indexed lookup instead of a join
+        one = {c: rows[c][0] for c in columns}
+        sets = ["state = $to_state", "status = $to_status"]
+        sets += [f"{col} = $ts" if col == stamp else f"{col} = $v{i}" for i, col in enumerate(extra)]
+        _run(con, f"UPDATE {table} SET {', '.join(sets)} WHERE {key} = $id", one)
+        follow_stages(con, t.entity, t.action, None, one)
+        return
+    relation = "(SELECT " + ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(columns)) + ")"
+    params = [rows[c] for c in columns]
+    sets = ["state = t.to_state", "status = t.to_status"]
+    sets += [f"{col} = t.ts" if col == stamp else f"{col} = t.v{i}" for i, col in enumerate(extra)]
+    con.execute(f"UPDATE {table} SET {', '.join(sets)} FROM {relation} t WHERE {table}.{key} = t.id", params)
+    stages = "(SELECT " + ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(columns[:4])) + ")"
+    follow_stages(con, t.entity, t.action, stages, params[:4])
 
 
 def require(con: duckdb.DuckDBPyConnection, entity: str, action: str, ids: Sequence[int] | np.ndarray) -> None:
@@ -319,13 +467,43 @@ def record_creation(
         follow_stages(con, entity, "create", "_created")
 
 
-def follow_stages(con: duckdb.DuckDBPyConnection, entity: str, action: str, relation: str) -> None:
-    """Keep lead_stages current after `action` on the records of `relation` (id, ts, to_state, to_status)."""
+def created(
+    con: duckdb.DuckDBPyConnection,
+    journal: Journal,
+    entity: str,
+    record: int,
+    state: str,
+    status: str,
+    at: object,
+    actor: str | None,
+) -> None:
+    """record_creation for one record whose values the caller holds: its event goes to `journal`."""
+    journal.add(entity, record, "create", None, None, state, status, at, actor)
+    if (entity, "create") in STAGE_COLUMNS or entity == "lead":
+        follow_stages(con, entity, "create", None, {"id": record, "ts": at, "to_state": state, "to_status": status})
+
+
+def follow_stages(
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    action: str,
+    relation: str | None,
+    params: Sequence[object] | Mapping[str, object] | None = None,
+) -> None:
+    """Keep lead_stages current after `action` on the records of `relation` (id, ts, to_state, to_status).
+
+    relation: a table name, or a parenthesized SELECT whose bound values are `params`; or None
+    for one record whose id, ts, to_state and to_status are the `params` mapping (point statements).
+    """
+    one = relation is None
+    r = {c: (f"${c}" if one else f"r.{c}") for c in ("id", "ts", "to_state", "to_status")}
     if (entity, action) == ("lead", "create"):
-        con.execute(
+        source = "leads l WHERE l.lead_id = $id" if one else f"{relation} r JOIN leads l ON l.lead_id = r.id"
+        _run(
+            con,
             f"""INSERT INTO lead_stages (lead_id, owner, source, state, status, created_at)
-                SELECT l.lead_id, l.owner, l.source, l.state, l.status, l.created_at
-                FROM {relation} r JOIN leads l ON l.lead_id = r.id"""
+                SELECT l.lead_id, l.owner, l.source, l.state, l.status, l.created_at FROM {source}""",
+            params,
         )
         return
     stamp = STAGE_COLUMNS.get((entity, action))
@@ -335,30 +513,43 @@ def follow_stages(con: duckdb.DuckDBPyConnection, entity: str, action: str, rela
         sets.append(
             f"{column} = NULL"
             if rule == "clear"
-            else f"{column} = r.ts"
+            else f"{column} = {r['ts']}"
             if rule == "set"
-            else f"{column} = coalesce(least(lead_stages.{column}, r.ts), r.ts)"
+            else f"{column} = coalesce(least(lead_stages.{column}, {r['ts']}), {r['ts']})"
         )
     if entity == "lead":
         sets += [
-            "state = r.to_state",
-            "status = r.to_status",
+            f"state = {r['to_state']}",
+            f"status = {r['to_status']}",
             "opportunity_id = l.opportunity_id",
             "account_id = l.account_id",
         ]
-        con.execute(
-            f"""UPDATE lead_stages SET {", ".join(sets)}
-                FROM {relation} r JOIN leads l ON l.lead_id = r.id WHERE lead_stages.lead_id = r.id"""
+        source = (
+            "leads l WHERE l.lead_id = $id AND lead_stages.lead_id = $id"
+            if one
+            else f"{relation} r JOIN leads l ON l.lead_id = r.id WHERE lead_stages.lead_id = r.id"
         )
+        _run(con, f"UPDATE lead_stages SET {', '.join(sets)} FROM {source}", params)
         return
     if not sets:
         return
     table, key = TABLES[entity]
-    join, opportunity = (
-        ("", "r.id") if entity == "opportunity" else (f"JOIN {table} e ON e.{key} = r.id", "e.opportunity_id")
-    )
-    paid = " AND r.to_state = 'paid'" if (entity, action) == ("invoice", "record_payment") else ""
-    con.execute(
-        f"""UPDATE lead_stages SET {", ".join(sets)}
-            FROM {relation} r {join} WHERE lead_stages.opportunity_id = {opportunity}{paid}"""
-    )
+    paid = f" AND {r['to_state']} = 'paid'" if (entity, action) == ("invoice", "record_payment") else ""
+    if entity == "opportunity":
+        source = (
+            f" WHERE lead_stages.opportunity_id = $id{paid}"
+            if one
+            else f" FROM {relation} r WHERE lead_stages.opportunity_id = r.id{paid}"
+        )
+    elif one:
+        source = f" FROM {table} e WHERE e.{key} = $id AND lead_stages.opportunity_id = e.opportunity_id{paid}"
+    else:
+        source = f" FROM {relation} r JOIN {table} e ON e.{key} = r.id WHERE lead_stages.opportunity_id = e.opportunity_id{paid}"
+    _run(con, f"UPDATE lead_stages SET {', '.join(sets)}{source}", params)
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None) -> None:
+    """Execute with positional params, or with the named ones the statement uses."""
+    if isinstance(params, Mapping):
+        params = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+    con.execute(sql, params if params else [])

@@ -49,10 +49,11 @@ def totals(con: duckdb.DuckDBPyConnection, kind: str, doc_id: int) -> Totals:
     return Totals(*row)
 
 
-def copy_lines(con: duckdb.DuckDBPyConnection, source: str, target: str, mapping: str) -> None:
+def copy_lines(con: duckdb.DuckDBPyConnection, source: str, target: str, mapping: str | tuple[int, int]) -> None:
     """Copy every line of the `source` documents to the `target` documents.
 
-    mapping: a relation with columns (source_id, target_id). Lines keep number, SKU, quantity,
+    mapping: a relation with columns (source_id, target_id), or one (source_id, target_id)
+    pair, copied with a point lookup. Lines keep number, SKU, quantity,
     price, discount and tax; order and invoice lines also keep the id of the line they copy.
     """
     _, src_key, src_lines, src_line_key, _, _ = KINDS[source]
@@ -60,6 +61,15 @@ def copy_lines(con: duckdb.DuckDBPyConnection, source: str, target: str, mapping
     cols = "line_no, sku, quantity, unit_price, discount, tax"
     link_col = f", {dst_source_col}" if dst_source_col else ""
     link_val = f", l.{src_line_key}" if dst_source_col else ""
+    if isinstance(mapping, tuple):
+        source_id, target_id = mapping
+        con.execute(
+            f"""INSERT INTO {dst_lines} ({dst_line_key}, {dst_key}{link_col}, {cols})
+                SELECT {new_id(dst_lines, dst_line_key, "l.line_no")}, $2{link_val}, l.line_no, l.sku, l.quantity, l.unit_price, l.discount, l.tax
+                FROM {src_lines} l WHERE l.{src_key} = $1""",
+            [int(source_id), int(target_id)],
+        )
+        return
     con.execute(
         f"""INSERT INTO {dst_lines} ({dst_line_key}, {dst_key}{link_col}, {cols})
             SELECT {new_id(dst_lines, dst_line_key, "m.target_id, l.line_no")}, m.target_id{link_val}, l.line_no, l.sku, l.quantity, l.unit_price, l.discount, l.tax

@@ -135,6 +135,8 @@ def _close_won(
     at: object,
     actor: str | None,
     note: str | None = None,
+    journal: machine.Journal | None = None,
+    current: dict[int, tuple[str, str]] | None = None,
 ) -> None:
     if actual_value is None:
         actual_value = [None] * len(ids)
@@ -157,6 +159,8 @@ def _close_won(
         values={"actual_value": pd.array(actual_value, dtype=object), "probability": 100},
         stamp="closed_at",
         checked=True,  # callers verified the opportunities are open in this transaction
+        journal=journal,
+        current=current,
     )
 
 
@@ -220,6 +224,7 @@ def close_open_quotes(
     status: str,
     actor: str | None,
     keep: Sequence[int] = (),
+    journal: machine.Journal | None = None,
 ) -> None:
     """Close every draft or active quote of these opportunities (but `keep`), at each opportunity's `at`."""
     opps = np.asarray(opportunity_ids, dtype=np.int64)
@@ -231,8 +236,8 @@ def close_open_quotes(
         else "q.opportunity_id IN (SELECT unnest(?::BIGINT[]))"
     )
     rows = con.execute(
-        f"""SELECT q.quote_id, q.opportunity_id FROM quotes q
-            WHERE {among} AND q.state IN ('draft', 'active') AND q.quote_id NOT IN (SELECT unnest(?::BIGINT[]))
+        f"""SELECT q.quote_id, q.opportunity_id, q.state, q.status FROM quotes q
+            WHERE {among} AND q.state IN ('draft', 'active') AND NOT list_contains(?::BIGINT[], q.quote_id)
             ORDER BY q.quote_id""",
         [opps.tolist(), [int(k) for k in keep]],
     ).fetchall()
@@ -242,12 +247,14 @@ def close_open_quotes(
             con,
             "quote",
             "close",
-            [quote for quote, _ in rows],
+            [quote for quote, *_ in rows],
             to=status,
-            at=[when[opp] for _, opp in rows],
+            at=[when[opp] for _, opp, *_ in rows],
             actor=actor,
             stamp="closed_at",
             checked=True,  # selected by state just above
+            journal=journal,
+            current={quote: (state, status) for quote, _, state, status in rows},
         )
 
 

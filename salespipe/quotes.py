@@ -483,7 +483,66 @@ def create_order(db: Database, quote: int, *, at: object = None, actor: str | No
 
     The opportunity's actual value becomes the quote total. Returns the order id.
     """
-    return int(create_order_many(db, [check.ident(quote, "quote")], at=at, actor=actor)[0])
+    quote = check.ident(quote, "quote")
+    ts, actor = check.timestamp(at), check.text(actor, "actor")
+    with db.transaction() as con:
+        return _create_order_one(con, quote, ts, actor)
+
+
+def _create_order_one(con: duckdb.DuckDBPyConnection, quote: int, ts: object, actor: str | None) -> int:
+    """create_order_many's rules for one quote, as point statements with bound values (~2x faster).
+
+    tests/test_point_paths.py checks that both give the same records, ids and events.
+    """
+    row = first(
+        con.execute(
+            """SELECT q.state, q.status, q.opportunity_id, o.state, o.status, t.total FROM quotes q
+               LEFT JOIN opportunities o ON o.opportunity_id = q.opportunity_id
+               LEFT JOIN v_quote_totals t ON t.quote_id = q.quote_id WHERE q.quote_id = ?""",
+            [quote],
+        )
+    )
+    if row is None or row[0] != "active":
+        machine.require(con, "quote", "create_order", [quote])  # raises NotFound or InvalidTransition
+    quote_state, quote_status, opportunity, opportunity_state, opportunity_status, total = row
+    if opportunity_state != "open":
+        _check_open_opportunities(con, "SELECT ?::BIGINT AS opportunity_id", [opportunity])
+    order = con.execute(
+        """INSERT INTO orders (order_id, quote_id, opportunity_id, price_list_id, discount_pct, discount_amount,
+                               freight, created_at, state, status)
+           SELECT (SELECT coalesce(max(order_id), 0) + 1 FROM orders), quote_id, opportunity_id, price_list_id,
+                  discount_pct, discount_amount, freight, ?, 'active', 'new'
+           FROM quotes WHERE quote_id = ? RETURNING order_id""",
+        [ts, quote],
+    ).fetchall()[0][0]
+    _write_order_lines(con, (quote, order))
+    journal = machine.Journal()
+    machine.created(con, journal, "order", order, "active", "new", ts, actor)
+    machine.apply(
+        con,
+        "quote",
+        "create_order",
+        [quote],
+        at=ts,
+        actor=actor,
+        stamp="closed_at",
+        journal=journal,
+        current={quote: (quote_state, quote_status)},
+    )
+    opportunities.close_open_quotes(
+        con, [opportunity], ts, status="canceled", actor=actor, keep=[quote], journal=journal
+    )
+    opportunities._close_won(
+        con,
+        [opportunity],
+        [total],
+        at=ts,
+        actor=actor,
+        journal=journal,
+        current={opportunity: (opportunity_state, opportunity_status)},
+    )
+    journal.write(con)
+    return int(order)
 
 
 def create_order_many(
@@ -546,6 +605,6 @@ def create_order_many(
     return won["target_id"].to_numpy(dtype=np.int64)
 
 
-def _write_order_lines(con: duckdb.DuckDBPyConnection) -> None:
+def _write_order_lines(con: duckdb.DuckDBPyConnection, mapping: str | tuple[int, int] = "_order_map") -> None:
     """Copy the won quotes' lines to their new orders (the step a fault test breaks)."""
-    documents.copy_lines(con, "quote", "order", "_order_map")
+    documents.copy_lines(con, "quote", "order", mapping)

@@ -475,29 +475,31 @@ def test_create_order_of_a_canceled_sibling_is_an_invalid_transition(db):
 
 
 @pytest.mark.parametrize("when", ["after", "instead", "in_sql"])
-def test_a_fault_in_the_middle_of_create_order_leaves_the_database_exactly_as_before(db, monkeypatch, when):
+@pytest.mark.parametrize("path", ["one", "many"])
+def test_a_fault_in_the_middle_of_create_order_leaves_the_database_exactly_as_before(db, monkeypatch, when, path):
     opp = make_opportunity(db)
     sibling = make_quote(db, opp=opp)
     quote = make_active_quote(db, opp=opp)
     original = sp.quotes._write_order_lines
+    create_order = sp.quotes.create_order if path == "one" else lambda d, q: int(sp.quotes.create_order_many(d, [q])[0])
 
-    def broken(con):
+    def broken(con, *mapping):
         if when == "in_sql":  # a failing statement aborts the DuckDB transaction itself
             con.execute("SELECT error('disk on fire')")
         if when == "after":
-            original(con)
+            original(con, *mapping)
             assert con.execute("SELECT count(*) FROM order_lines").fetchall()[0][0] == 1  # written, not committed
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr("salespipe.quotes._write_order_lines", broken)
     before = snapshot(db)
     with pytest.raises(Exception, match="disk on fire"):  # the fault itself, not a follow-up error
-        sp.quotes.create_order(db, quote)
+        create_order(db, quote)
     assert_unchanged(before, snapshot(db))
     assert state(db, "quote", sibling) == ("draft", "in_progress")
 
     monkeypatch.undo()
-    order = sp.quotes.create_order(db, quote)  # and the same call works once the fault is gone
+    order = create_order(db, quote)  # and the same call works once the fault is gone
     assert state(db, "order", order) == ("active", "new")
 
 

@@ -496,7 +496,8 @@ def _create_order_one(con: duckdb.DuckDBPyConnection, quote: int, ts: object, ac
     """
     row = first(
         con.execute(
-            """SELECT q.state, q.status, q.opportunity_id, o.state, o.status, t.total FROM quotes q
+            """SELECT q.state, q.status, q.opportunity_id, o.state, o.status, t.total,
+                      q.price_list_id, q.discount_pct, q.discount_amount, q.freight FROM quotes q
                LEFT JOIN opportunities o ON o.opportunity_id = q.opportunity_id
                LEFT JOIN v_quote_totals t ON t.quote_id = q.quote_id WHERE q.quote_id = ?""",
             [quote],
@@ -504,16 +505,15 @@ def _create_order_one(con: duckdb.DuckDBPyConnection, quote: int, ts: object, ac
     )
     if row is None or row[0] != "active":
         machine.require(con, "quote", "create_order", [quote])  # raises NotFound or InvalidTransition
-    quote_state, quote_status, opportunity, opportunity_state, opportunity_status, total = row
+    quote_state, quote_status, opportunity, opportunity_state, opportunity_status, total = row[:6]
     if opportunity_state != "open":
         _check_open_opportunities(con, "SELECT ?::BIGINT AS opportunity_id", [opportunity])
     order = con.execute(
         """INSERT INTO orders (order_id, quote_id, opportunity_id, price_list_id, discount_pct, discount_amount,
                                freight, created_at, state, status)
-           SELECT (SELECT coalesce(max(order_id), 0) + 1 FROM orders), quote_id, opportunity_id, price_list_id,
-                  discount_pct, discount_amount, freight, ?, 'active', 'new'
-           FROM quotes WHERE quote_id = ? RETURNING order_id""",
-        [ts, quote],
+           VALUES ((SELECT coalesce(max(order_id), 0) + 1 FROM orders), ?, ?, ?, ?, ?, ?, ?, 'active', 'new')
+           RETURNING order_id""",
+        [quote, opportunity, *row[6:], ts],
     ).fetchall()[0][0]
     _write_order_lines(con, (quote, order))
     journal = machine.Journal()

@@ -54,52 +54,51 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def bench_single(folder: Path, n: int) -> list[tuple[str, float, float | None]]:
-    path = folder / "single.duckdb"
-    db = sp.connect(path)
-    sp.catalog.add_product(db, sku="LAPTOP-15", name="Laptop", unit_price=Decimal("1200.00"))
-    sp.leads.create_many(db, lead_frame(20_000))  # a database that is not empty
-    rows = []
-
-    floor = []
+def floor_ms(path: Path, n: int) -> float:
+    """Median of opening the file with plain DuckDB, one INSERT, closing: what any per-call design pays."""
+    samples = []
     for _ in range(n):
         t = time.perf_counter()
         con = duckdb.connect(str(path))
         con.execute("CREATE TABLE IF NOT EXISTS _floor (x INTEGER)")
         con.execute("INSERT INTO _floor VALUES (1)")
         con.close()
-        floor.append(time.perf_counter() - t)
-    rows.append(("baseline: open + 1 INSERT + close", median_ms(floor), None))
+        samples.append(time.perf_counter() - t)
+    return median_ms(samples)
 
-    created, t_create = [], []
-    for i in range(n):
+
+def timed(action, items) -> tuple[float, list]:
+    """Median latency of action(item) over the items, and what each call returned."""
+    samples, results = [], []
+    for item in items:
         t = time.perf_counter()
-        created.append(
-            sp.leads.create(
-                db, last_name=f"L{i}", email=f"l{i}@contoso.com", company=f"Contoso {i % 7} Ltd", owner="maria"
-            )
-        )
-        t_create.append(time.perf_counter() - t)
-    rows.append(("leads.create", median_ms(t_create), TARGETS["leads.create"]))
+        results.append(action(item))
+        samples.append(time.perf_counter() - t)
+    return median_ms(samples), results
 
-    t_qual, opps = [], []
-    for lead in created:
-        t = time.perf_counter()
-        opps.append(sp.leads.qualify(db, lead).opportunity_id)
-        t_qual.append(time.perf_counter() - t)
-    rows.append(("leads.qualify", median_ms(t_qual), TARGETS["leads.qualify"]))
 
+def bench_single(folder: Path, n: int) -> list[tuple[str, float, float | None]]:
+    path = folder / "single.duckdb"
+    db = sp.connect(path)
+    sp.catalog.add_product(db, sku="LAPTOP-15", name="Laptop", unit_price=Decimal("1200.00"))
+    sp.leads.create_many(db, lead_frame(20_000))  # a database that is not empty
+    rows = [("baseline: open + 1 INSERT + close", floor_ms(path, n), None)]
+    ms, created = timed(
+        lambda i: sp.leads.create(
+            db, last_name=f"L{i}", email=f"l{i}@contoso.com", company=f"Contoso {i % 7} Ltd", owner="maria"
+        ),
+        range(n),
+    )
+    rows.append(("leads.create", ms, TARGETS["leads.create"]))
+    ms, opps = timed(lambda lead: sp.leads.qualify(db, lead).opportunity_id, created)
+    rows.append(("leads.qualify", ms, TARGETS["leads.qualify"]))
     quotes = []
     for opp in opps:
         q = sp.quotes.create(db, opp, lines=[("LAPTOP-15", 10)])
         sp.quotes.activate(db, q)
         quotes.append(q)
-    t_order = []
-    for q in quotes:
-        t = time.perf_counter()
-        sp.quotes.create_order(db, q)
-        t_order.append(time.perf_counter() - t)
-    rows.append(("quotes.create_order", median_ms(t_order), TARGETS["quotes.create_order"]))
+    ms, _ = timed(lambda q: sp.quotes.create_order(db, q), quotes)
+    rows.append(("quotes.create_order", ms, TARGETS["quotes.create_order"]))
     return rows
 
 
@@ -108,40 +107,22 @@ def bench_existing(source: Path, folder: Path, n: int) -> list[tuple[str, float,
     path = folder / "existing.duckdb"
     shutil.copy(source, path)
     db = sp.connect(path)
-    rows = []
-    floor = []
-    for _ in range(n):
-        t = time.perf_counter()
-        con = duckdb.connect(str(path))
-        con.execute("CREATE TABLE IF NOT EXISTS _floor (x INTEGER)")
-        con.execute("INSERT INTO _floor VALUES (1)")
-        con.close()
-        floor.append(time.perf_counter() - t)
-    rows.append(("baseline: open + 1 INSERT + close", median_ms(floor), None))
-    t_create = []
-    for i in range(n):
-        t = time.perf_counter()
-        sp.leads.create(db, last_name=f"Bench{i}", email=f"bench{i}@contoso.com", company="Contoso Ltd")
-        t_create.append(time.perf_counter() - t)
-    rows.append(("leads.create", median_ms(t_create), TARGETS["leads.create"]))
+    rows = [("baseline: open + 1 INSERT + close", floor_ms(path, n), None)]
+    ms, _ = timed(
+        lambda i: sp.leads.create(db, last_name=f"Bench{i}", email=f"bench{i}@contoso.com", company="Contoso Ltd"),
+        range(n),
+    )
+    rows.append(("leads.create", ms, TARGETS["leads.create"]))
     leads = db.sql("SELECT lead_id FROM leads WHERE state = 'open' ORDER BY lead_id LIMIT ?", [n])["lead_id"]
-    t_qual = []
-    for lead in leads.tolist():
-        t = time.perf_counter()
-        sp.leads.qualify(db, lead)
-        t_qual.append(time.perf_counter() - t)
-    rows.append(("leads.qualify", median_ms(t_qual), TARGETS["leads.qualify"]))
+    ms, _ = timed(lambda lead: sp.leads.qualify(db, lead), leads.tolist())
+    rows.append(("leads.qualify", ms, TARGETS["leads.qualify"]))
     quotes = db.sql(
         """SELECT min(q.quote_id) AS quote_id FROM quotes q JOIN opportunities o USING (opportunity_id)
            WHERE q.state = 'active' AND o.state = 'open' GROUP BY q.opportunity_id ORDER BY 1 LIMIT ?""",
         [n],
     )["quote_id"]
-    t_order = []
-    for quote in quotes.tolist():
-        t = time.perf_counter()
-        sp.quotes.create_order(db, quote)
-        t_order.append(time.perf_counter() - t)
-    rows.append(("quotes.create_order", median_ms(t_order), TARGETS["quotes.create_order"]))
+    ms, _ = timed(lambda quote: sp.quotes.create_order(db, quote), quotes.tolist())
+    rows.append(("quotes.create_order", ms, TARGETS["quotes.create_order"]))
     return rows
 
 
@@ -182,18 +163,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print(f"\nsingle actions through sp.connect(file), median of {n_single}:")
-        for name, ms, target in bench_single(folder, n_single):
-            verdict = "" if target is None else f"  target <= {target} ms: {'ok' if ms <= target else 'MISSED'}"
-            print(f"  {name:40s} {ms:7.1f} ms{verdict}")
+        show(bench_single(folder, n_single), "ms")
         if args.on:
             print(f"\nthe same on a copy of {args.on} ({args.on.stat().st_size / 1e6:,.0f} MB), median of {n_single}:")
-            for name, ms, target in bench_existing(args.on, folder, n_single):
-                verdict = "" if target is None else f"  target <= {target} ms: {'ok' if ms <= target else 'over'}"
-                print(f"  {name:40s} {ms:7.1f} ms{verdict}")
+            show(bench_existing(args.on, folder, n_single), "ms", over="over")  # targets are for the 20k file
         print("\nbulk actions on a file database:")
-        for name, s, target in bench_bulk(folder, n_create, n_qualify):
-            verdict = "" if target is None else f"  target <= {target} s: {'ok' if s <= target else 'MISSED'}"
-            print(f"  {name:40s} {s:7.2f} s{verdict}")
+        show(bench_bulk(folder, n_create, n_qualify), "s")
+
+
+def show(rows: list[tuple[str, float, float | None]], unit: str, over: str = "MISSED") -> None:
+    for name, value, target in rows:
+        verdict = "" if target is None else f"  target <= {target} {unit}: {'ok' if value <= target else over}"
+        print(f"  {name:40s} {value:7.{1 if unit == 'ms' else 2}f} {unit}{verdict}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-EXTRAS ?= test
+EXTRAS ?= notebooks,test
 
 .PHONY: install demo test lint format bench clean
 

@@ -14,7 +14,8 @@ def _norm(spec: str) -> str:
 
 def test_environment_yml_installs_the_same_packages_and_ranges_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {_norm(s) for s in project["dependencies"] + project["optional-dependencies"]["test"]}
+    extras = project["optional-dependencies"]
+    declared = {_norm(s) for s in project["dependencies"] + extras["notebooks"] + extras["test"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     in_env = {_norm(s) for s in pip_section if not s.startswith("-e")}

@@ -2,7 +2,7 @@
 
 from . import catalog, demo, doctor, invoices, leads, machine, metrics, opportunities, orders, quotes, team
 from .db import SCHEMA_VERSION, Database, connect
-from .errors import Busy, InvalidTransition, NotFound, SalespipeError, ValidationError
+from .errors import Busy, InvalidTransition, NotFound, ReadOnly, SalespipeError, ValidationError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -10,6 +10,7 @@ __all__ = [
     "Database",
     "InvalidTransition",
     "NotFound",
+    "ReadOnly",
     "SalespipeError",
     "ValidationError",
     "catalog",

@@ -8,8 +8,11 @@ conflict at open is retried with backoff until `busy_timeout` seconds have passe
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import random
+import re
 
 try:
     import fcntl
@@ -28,10 +31,13 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from .errors import Busy, SalespipeError, ValidationError
+from .errors import Busy, NotFound, ReadOnly, SalespipeError, ValidationError
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+_HOLDER_RE = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+_READER_HINT = "would be able to open this database in read-only mode"
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -50,8 +56,8 @@ SCHEMA_VERSION = max(v for v, _, _ in migrations())
 def default_path() -> Path:
     """SALESPIPE_DB, else data/salespipe.duckdb under the nearest folder (cwd or above) with data/."""
     env = os.environ.get("SALESPIPE_DB")
-    if env:
-        return Path(env)
+    if env and env.strip():
+        return Path(env.strip()).expanduser()
     here = Path.cwd()
     for folder in (here, *here.parents):
         if (folder / "data").is_dir():
@@ -61,6 +67,75 @@ def default_path() -> Path:
 
 def _is_lock_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and any(m in str(exc) for m in _LOCK_MARKERS)
+
+
+def database_path(path: object) -> str:
+    """A database path as given by a user: str or PathLike, `~` expanded first; ':memory:' as is."""
+    if path is None:
+        path = default_path()
+    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
+        raise ValidationError(
+            f"path must be a file path (a str or pathlib.Path) or ':memory:', got {type(path).__name__} {path!r}",
+            field="path",
+            value=path,
+        )
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        text = os.fsdecode(text)
+    if text == ":memory:":
+        return text
+    if not text.strip() or "\x00" in text:
+        raise ValidationError(f"path {text!r} is not a file path", field="path", value=text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            f"path {text!r} holds characters that cannot be encoded (a lone surrogate)", field="path", value=text
+        ) from None
+    return str(Path(text).expanduser())
+
+
+def busy_seconds(value: object) -> float:
+    """busy_timeout in seconds: the argument, else SALESPIPE_BUSY_TIMEOUT, else 5. A finite number >= 0."""
+    field = "busy_timeout"
+    if value is None:
+        env = os.environ.get("SALESPIPE_BUSY_TIMEOUT")
+        if env is None or not env.strip():
+            return DEFAULT_BUSY_TIMEOUT
+        value, field = env.strip(), "SALESPIPE_BUSY_TIMEOUT"
+    seconds = None
+    if isinstance(value, str):
+        try:
+            seconds = float(value)
+        except ValueError:
+            pass
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        seconds = float(value)
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        raise ValidationError(
+            f"{field} must be a number of seconds >= 0 (e.g. 5 or 30), got {value!r}", field=field, value=value
+        )
+    return seconds
+
+
+def _looks_like_duckdb(path: str) -> bool:
+    """True for a DuckDB database file (its magic bytes), or an empty file DuckDB would initialize."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return True  # unreadable: let DuckDB say why
+    return len(head) == 0 or head[8:12] == _DUCKDB_MAGIC
+
+
+def _holder(exc: BaseException, read_only: bool) -> str:
+    """Who holds the file, from DuckDB's lock error: 'a reader (program, PID n)' or 'a writer (...)'."""
+    text = str(exc)
+    found = _HOLDER_RE.search(text)
+    who = f" ({found['program']}, PID {found['pid']})" if found else ""
+    if not read_only and _READER_HINT in text:
+        return f"a reader{who}"
+    return f"a writer{who}"
 
 
 class _Engine:
@@ -94,10 +169,11 @@ class Database:
     the stage modules (`sp.leads`, `sp.quotes`, ...) take the handle as their first argument.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float, read_only: bool = False) -> None:
         self.path = str(path)
         self.memory = self.path == ":memory:"
         self.busy_timeout = float(busy_timeout)
+        self.read_only = bool(read_only)
         self._memory_con: duckdb.DuckDBPyConnection | None = None
         self._mutex = threading.RLock()
         if self.memory:
@@ -105,13 +181,16 @@ class Database:
             self._memory_con.execute("SET enable_progress_bar = false")
 
     def __repr__(self) -> str:
-        return f"<salespipe.Database {self.path!r} schema v{SCHEMA_VERSION}>"
+        mode = ", read-only" if self.read_only else ""
+        return f"<salespipe.Database {self.path!r} schema v{SCHEMA_VERSION}{mode}>"
 
     # -- connections -------------------------------------------------------------------------
 
     def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool, deadline: float) -> None:
         """Attach the file, retrying lock conflicts with jittered backoff until `deadline`."""
         if read_only and not os.path.exists(self.path):
+            if self.read_only:
+                raise NotFound("database", self.path, hint="it was moved or deleted since sp.connect")
             read_only = False
         literal = self.path.replace("'", "''")
         statement = f"ATTACH '{literal}' AS {ALIAS}" + (" (READ_ONLY)" if read_only else "")
@@ -123,29 +202,63 @@ class Database:
                 con.execute(statement)
                 con.execute(f"USE {ALIAS}")
                 return
+            except duckdb.ResourceInUseException as exc:
+                raise Busy(
+                    f"{self.path} is already open in this process through another DuckDB connection "
+                    "(duckdb.connect): close that connection (con.close()), or query through db.sql(...), "
+                    "which opens the file per call and never holds it"
+                ) from exc
             except duckdb.Error as exc:
-                if isinstance(exc, duckdb.IOException) and not _is_lock_conflict(exc):
-                    raise ValidationError(  # a directory, not a DuckDB file, no permission: not a bare DuckDB error
-                        f"cannot open {self.path} as a salespipe database ({exc}): give the path of a "
-                        "salespipe DuckDB file, or of a new file to create",
-                        field="path",
-                        value=self.path,
-                    ) from exc
                 if not _is_lock_conflict(exc):
-                    raise
+                    raise self._open_error(exc, read_only) from exc
                 now = time.monotonic()
                 if now >= deadline:
-                    raise Busy(
-                        f"{self.path} stayed locked by another process for {self.busy_timeout:g} s "
-                        f"({attempts} attempts): close the other writer (a notebook kernel, voila, "
-                        "a CLI run) or raise busy_timeout, e.g. sp.connect(busy_timeout=30)"
-                    ) from exc
+                    raise self._busy(exc, read_only, attempts) from exc
                 time.sleep(min(delay * random.uniform(0.5, 1.5), deadline - now))
                 delay = min(delay * 2, 0.025)
+
+    def _open_error(self, exc: duckdb.Error, read_only: bool) -> SalespipeError:
+        """A typed error for a file DuckDB cannot open: a folder, not a database, no permission."""
+        text = str(exc)
+        if not read_only and ("Permission denied" in text or "Read-only file system" in text):
+            return ReadOnly(
+                f"cannot write to {self.path}: the file or its folder is read-only ({text.splitlines()[0]}); "
+                "open it with sp.connect(path, read_only=True) to read it, or copy it somewhere writable"
+            )
+        return ValidationError(
+            f"cannot open {self.path} as a salespipe database ({text.splitlines()[0]}): give the path of a "
+            "salespipe DuckDB file, or of a new file to create",
+            field="path",
+            value=self.path,
+        )
+
+    def _busy(self, exc: BaseException, read_only: bool, attempts: int) -> Busy:
+        holder = _holder(exc, read_only)
+        if holder.startswith("a reader"):
+            release = (
+                "close that connection (con.close(), or quit the DuckDB CLI); to read beside salespipe, "
+                "query through sp.connect(path, read_only=True).sql(...), which holds the file only while a "
+                "query runs; or raise busy_timeout to wait longer"
+            )
+        else:
+            release = (
+                "close it or let it finish (a notebook kernel holding duckdb.connect, a DuckDB CLI, "
+                "another program), or raise busy_timeout, e.g. sp.connect(busy_timeout=30)"
+            )
+        action = "read" if read_only else "write"
+        return Busy(
+            f"{self.path} is held by {holder} in another process, so salespipe could not {action} it "
+            f"(waited {self.busy_timeout:g} s, {attempts} attempts): {release}"
+        )
 
     @contextmanager
     def connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection: the file is attached for the block and released after it."""
+        if not read_only and self.read_only:
+            raise ReadOnly(
+                f"this handle on {self.path} is read-only (sp.connect(..., read_only=True)): "
+                "open it with sp.connect(path) to change data"
+            )
         if self.memory:
             with self._mutex:
                 yield self._memory_con  # type: ignore[misc]
@@ -206,12 +319,24 @@ class Database:
                 now = time.monotonic()
                 if now >= deadline:
                     raise Busy(
-                        f"{self.path} stayed in use by another salespipe process for {self.busy_timeout:g} s: "
-                        "close the other writer (a notebook kernel, voila, a CLI run) or raise busy_timeout, "
-                        "e.g. sp.connect(busy_timeout=30)"
+                        f"{self.path} is held by {self._flock_holder(fd, mode)} in another salespipe process "
+                        f"(waited {self.busy_timeout:g} s): let it finish, close the notebook kernel, voila "
+                        "or CLI run that holds it, or raise busy_timeout, e.g. sp.connect(busy_timeout=30)"
                     ) from None
                 time.sleep(min(delay * random.uniform(0.5, 1.5), deadline - now))
                 delay = min(delay * 2, 0.01)
+
+    @staticmethod
+    def _flock_holder(fd: int, mode: int) -> str:
+        """'readers' when a shared lock is free to take (only readers hold it), else 'a writer'."""
+        if mode & fcntl.LOCK_EX:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return "a writer"
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return "readers (a dashboard, a report, a query)"
+        return "a writer"
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -239,13 +364,19 @@ class Database:
             raise ValidationError("query must be a non-empty SQL string", field="query", value=query)
         try:
             statements = duckdb.extract_statements(query)
-        except duckdb.Error as exc:
+        except (duckdb.Error, UnicodeError) as exc:
             raise ValidationError(f"the SQL does not parse: {exc}", field="query", value=query) from None
         read_only = all(s.type == duckdb.StatementType.SELECT for s in statements)
+        if self.read_only and not read_only:
+            raise ReadOnly(
+                f"this handle on {self.path} is read-only (sp.connect(..., read_only=True)) and runs SELECTs only: "
+                "open it with sp.connect(path) to change data"
+            )
         with self.connection(read_only=read_only) as con:
             try:
                 return con.execute(query, params).df() if params is not None else con.execute(query).df()
-            except duckdb.Error as exc:
+            except (duckdb.Error, UnicodeError, TypeError, ValueError, OverflowError) as exc:
+                # a DuckDB error, or parameters DuckDB cannot bind (a lone surrogate, an int past 64 bits)
                 raise ValidationError(f"the query failed: {exc}", field="query", value=query) from None
 
     def tables(self) -> list[str]:
@@ -254,9 +385,9 @@ class Database:
         return df["table_name"].tolist()
 
     def schema_version(self) -> int:
-        """The schema version stored in the database."""
+        """The schema version stored in the database (0 for an empty file)."""
         with self.connection(read_only=True) as con:
-            return _stored_version(con)
+            return _version(self, con)
 
     def close(self) -> None:
         """Release the in-memory database (file databases hold nothing between calls)."""
@@ -266,46 +397,158 @@ class Database:
 
 
 def _stored_version(con: duckdb.DuckDBPyConnection) -> int:
-    has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'").fetchall()[
-        0
-    ][0]
-    if not has:
+    """The schema version in the attached file: 0 for an empty file; refuses a file that is not salespipe's."""
+    tables = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
+        ).fetchall()
+    ]
+    if "schema_version" not in tables:
+        if tables:
+            shown = ", ".join(sorted(tables)[:5]) + (" ..." if len(tables) > 5 else "")
+            raise NotASalespipeDatabase(
+                f"holds tables ({shown}) but no schema_version: it is a DuckDB file, but not a salespipe "
+                "database; give another path (a new file is created with the schema)"
+            )
         return 0
     return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
 
 
+class NotASalespipeDatabase(ValidationError):
+    """A DuckDB file with tables of its own and no salespipe schema: never migrated into."""
+
+    def __init__(self, detail: str, path: str = "") -> None:
+        super().__init__(f"{path} {detail}".strip(), field="path", value=path or None)
+
+
+def _too_new(db: Database, version: int) -> SalespipeError:
+    return SalespipeError(
+        f"{db.path} has schema version {version}, newer than this salespipe understands "
+        f"({SCHEMA_VERSION}): upgrade salespipe (pip install -U salespipe) to open it"
+    )
+
+
+def _version(db: Database, con: duckdb.DuckDBPyConnection) -> int:
+    try:
+        return _stored_version(con)
+    except NotASalespipeDatabase as exc:
+        raise NotASalespipeDatabase(str(exc), db.path) from None
+
+
 def migrate(db: Database) -> int:
-    """Bring the schema up to this package's version; refuse a database from a newer one."""
-    with db.transaction() as con:
-        version = _stored_version(con)
-        if version > SCHEMA_VERSION:
-            raise SalespipeError(
-                f"{db.path} has schema version {version}, newer than this salespipe understands "
-                f"({SCHEMA_VERSION}): upgrade salespipe (pip install -U salespipe) to open it"
-            )
-        if version == 0:
-            con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
-        for number, name, sql in migrations():
-            if number > version:
-                con.execute(sql)
-                con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
-        return max(version, SCHEMA_VERSION)
+    """Bring the schema up to this package's version; refuse a database from a newer one.
 
-
-def connect(path: str | os.PathLike[str] | None = None, *, busy_timeout: float | None = None) -> Database:
-    """Open (creating or migrating) a salespipe database.
-
-    path: a file, ":memory:" for tests, or None for SALESPIPE_DB, else data/salespipe.duckdb.
-    busy_timeout: seconds to keep retrying while another process holds the file
-    (default SALESPIPE_BUSY_TIMEOUT, else 5).
+    Runs in one write transaction; a migration that fails (objects in the file clash with the
+    schema) changes nothing and says so.
     """
-    if path is None:
-        path = default_path()
-    if busy_timeout is None:
-        busy_timeout = float(os.environ.get("SALESPIPE_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT))
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = Database(path, busy_timeout=busy_timeout)
+    with db.transaction() as con:
+        version = _version(db, con)
+        if version > SCHEMA_VERSION:
+            raise _too_new(db, version)
+        if version == SCHEMA_VERSION:
+            return version
+        try:
+            if version == 0:
+                con.execute(
+                    "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+                )
+            for number, name, sql in migrations():
+                if number > version:
+                    con.execute(sql)
+                    con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+        except duckdb.Error as exc:
+            raise SalespipeError(
+                f"could not migrate {db.path} from schema version {version} to {SCHEMA_VERSION} "
+                f"({str(exc).splitlines()[0]}): the file holds objects that clash with salespipe's schema; "
+                "nothing was changed. Rename or drop them, or use another file"
+            ) from None
+        return SCHEMA_VERSION
+
+
+@contextmanager
+def _no_new_sidecars(path: str) -> Iterator[None]:
+    """On a refusal, remove the lock files this call created: nothing is left beside a foreign file."""
+    fresh = [f for f in (f"{path}.gate", f"{path}.lock") if not os.path.exists(f)]
+    try:
+        yield
+    except SalespipeError as exc:
+        if not isinstance(exc, Busy):  # a Busy means another process is using them
+            for f in fresh:
+                try:
+                    os.unlink(f)
+                except OSError:
+                    pass
+        raise
+
+
+def connect(
+    path: str | os.PathLike[str] | None = None, *, busy_timeout: float | None = None, read_only: bool = False
+) -> Database:
+    """Open a salespipe database, creating or migrating its schema when needed.
+
+    path: a file (`~` is expanded), ":memory:" for tests, or None for SALESPIPE_DB, else
+    data/salespipe.duckdb. busy_timeout: seconds to keep retrying while another process holds
+    the file (default SALESPIPE_BUSY_TIMEOUT, else 5).
+    read_only: never create, migrate or write; every call opens the file read-only, so it works
+    on a read-only file or folder and beside outside readers (the DuckDB CLI, another
+    `duckdb.connect(path, read_only=True)`). Dashboards, reports and `doctor` use it.
+    The schema version is checked with a read-only open: the write lock is taken only to migrate.
+    """
+    path = database_path(path)
+    timeout = busy_seconds(busy_timeout)
+    if not isinstance(read_only, bool):
+        raise ValidationError(f"read_only must be True or False, got {read_only!r}", field="read_only", value=read_only)
+    if path == ":memory:":
+        if read_only:
+            raise ValidationError("read_only needs a database file; ':memory:' starts empty", field="read_only")
+        db = Database(path, busy_timeout=timeout)
+        migrate(db)
+        return db
+    if os.path.isdir(path):
+        raise ValidationError(
+            f"{path} is a folder: give the path of a database file inside it", field="path", value=path
+        )
+    exists = os.path.exists(path)
+    if exists and not _looks_like_duckdb(path):
+        raise ValidationError(
+            f"{path} is not a DuckDB database file: give the path of a salespipe database, or of a new file",
+            field="path",
+            value=path,
+        )
+    if read_only:
+        if not exists:
+            raise NotFound("database", path, hint="no database at this path; create one with sp.connect(path)")
+        db = Database(path, busy_timeout=timeout, read_only=True)
+        with _no_new_sidecars(path):
+            version = db.schema_version()
+            if version == 0:
+                raise NotASalespipeDatabase("has no salespipe schema (an empty DuckDB file)", path)
+            if version > SCHEMA_VERSION:
+                raise _too_new(db, version)
+            if version < SCHEMA_VERSION:
+                raise SalespipeError(
+                    f"{path} has schema version {version}, older than this salespipe ({SCHEMA_VERSION}): open it "
+                    "once read-write to migrate it (sp.connect(path) or `salespipe init`), then read-only"
+                )
+        return db
+    db = Database(path, busy_timeout=timeout)
+    if exists:
+        with _no_new_sidecars(path):
+            version = db.schema_version()  # read-only: beside outside readers, no write lock for a current file
+        if version == SCHEMA_VERSION:
+            return db
+        if version > SCHEMA_VERSION:
+            raise _too_new(db, version)
+    else:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValidationError(
+                f"cannot create the folder for {path} ({exc.strerror}): give a path in a folder you can write to",
+                field="path",
+                value=path,
+            ) from None
     migrate(db)
     return db
 

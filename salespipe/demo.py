@@ -42,6 +42,7 @@ SOURCES = {
 REGIONS = ("North America", "Europe", "Asia Pacific", "Latin America")
 COMPETITORS = ("Fabrikam", "Northwind Traders", "Tailspin Toys", "Wide World Importers", "Litware", "Proseware")
 DISQUALIFY_REASONS = ("lost", "cannot_contact", "no_longer_interested", "canceled")
+MIN_LEADS = 10  # fewer make no history worth the name
 PRODUCTS = [
     # sku, name, list price, typical quantity
     ("LAPTOP-13", "13-inch ultrabook", "1099.00", 25),
@@ -123,12 +124,20 @@ def _setup(db: Database, rng: np.random.Generator, names: dict[str, list[str]], 
         }
     )
     team.add_owners(db, owners[["owner", "region"]], at=at)
-    existing = set(catalog.products(db)["sku"])
     partner = catalog.price_lists(db).query("name == 'Partner'")
     partner_id = int(partner["price_list_id"].iloc[0]) if len(partner) else catalog.add_price_list(db, "Partner")
-    for sku, name, price, _ in PRODUCTS:
+    default_id = catalog.default_price_list(db)
+    existing = set(db.sql("SELECT sku FROM products")["sku"])
+    priced = {
+        (int(pl), sku) for pl, sku in db.sql("SELECT price_list_id, sku FROM price_list_items").itertuples(index=False)
+    }
+    for sku, name, price, _ in PRODUCTS:  # a product the database already has keeps its name and prices
         if sku not in existing:
             catalog.add_product(db, sku=sku, name=name, unit_price=Decimal(price), at=at)
+            priced.add((default_id, sku))
+        if (default_id, sku) not in priced:
+            catalog.set_price(db, default_id, sku, Decimal(price))
+        if (partner_id, sku) not in priced:
             catalog.set_price(db, partner_id, sku, (Decimal(price) * Decimal("0.9")).quantize(Decimal("0.01")))
     return owners
 
@@ -271,8 +280,8 @@ def generate(
     """Generate `leads` leads of sales history ending at `end` (default 2026-11-01) through the bulk API."""
     import time
 
-    if isinstance(leads, bool) or not isinstance(leads, int) or leads < 10:
-        raise ValidationError(f"leads must be an integer >= 10, got {leads!r}", field="leads")
+    if isinstance(leads, bool) or not isinstance(leads, int) or leads < MIN_LEADS:
+        raise ValidationError(f"leads must be an integer >= {MIN_LEADS}, got {leads!r}", field="leads")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValidationError(f"seed must be an integer, got {seed!r}", field="seed")
     end_ts = check.timestamp(end) if end is not None else DEFAULT_END
@@ -289,13 +298,13 @@ def generate(
     counts = dict.fromkeys(("qualified", "won", "lost", "quotes", "orders", "invoices", "payments"), 0)
     steps = ["leads", "qualify", "quotes", "revisions", "decisions", "orders", "invoices", "payments"]
     n_chunks = (leads + chunk - 1) // chunk
-    bar = tqdm(total=n_chunks * len(steps), desc="demo data", unit="step", disable=not progress)
-    for c in range(n_chunks):
-        created = created_all[c * chunk : (c + 1) * chunk]
-        frame = _lead_frame(rng, created, names, owners, _suffix(rng, companies), domains, c * chunk)
-        ids = leads_create(db, frame, bar)
-        _history(db, rng, frame, ids, skill, end64, counts, bar)
-    bar.close()
+    # the bar is closed (its line ended) before an error propagates, so a message never lands on it
+    with tqdm(total=n_chunks * len(steps), desc="demo data", unit="step", disable=not progress) as bar:
+        for c in range(n_chunks):
+            created = created_all[c * chunk : (c + 1) * chunk]
+            frame = _lead_frame(rng, created, names, owners, _suffix(rng, companies), domains, c * chunk)
+            ids = leads_create(db, frame, bar)
+            _history(db, rng, frame, ids, skill, end64, counts, bar)
     return Summary(
         leads=leads,
         qualified=counts["qualified"],
@@ -365,7 +374,14 @@ def _history(
     product = rng.integers(0, len(PRODUCTS), len(line_quote))
     typical = np.array([p[3] for p in PRODUCTS])[product]
     quantity = np.maximum(1, rng.poisson(typical))
-    price = np.array([Decimal(p[2]) for p in PRODUCTS], dtype=object)[product]
+    # discounts from the list price, or from a lower price the database had for the product before
+    with db.connection(read_only=True) as con:
+        lowest = dict(con.execute("SELECT sku, min(unit_price) FROM price_list_items GROUP BY sku").fetchall())
+    list_price = [Decimal(p[2]) for p in PRODUCTS]
+    price = np.array(
+        [lp if lowest[p[0]] >= lp * Decimal("0.9") else lowest[p[0]] for p, lp in zip(PRODUCTS, list_price)],
+        dtype=object,
+    )[product]
     base = quantity * price
     discount = np.where(
         rng.random(len(line_quote)) < 0.2, [(b * Decimal("0.05")).quantize(Decimal("0.01")) for b in base], Decimal(0)

@@ -47,3 +47,7 @@ class InvalidTransition(SalespipeError):
 
 class Busy(SalespipeError):
     """The database file stayed locked by another process past the retry budget."""
+
+
+class ReadOnly(SalespipeError):
+    """A write through a read-only handle (sp.connect(..., read_only=True)) or to a read-only file."""

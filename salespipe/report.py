@@ -311,14 +311,42 @@ window.addEventListener("load", () => document.querySelectorAll(".js-plotly-plot
 """
 
 
+def check_target(path: str | os.PathLike[str]) -> Path:
+    """The absolute path the page will be written to, refused early if it cannot be: a folder,
+    or a place under a file or in a folder that cannot be written. Creates nothing."""
+    if not isinstance(path, str | os.PathLike) or not str(path).strip():
+        raise ValidationError(f"the report path must be a file path, got {path!r}", field="path", value=path)
+    target = Path(path).expanduser().resolve()
+    if target.is_dir():
+        raise ValidationError(
+            f"{target} is a folder: give the report a file name, e.g. {target / 'dashboard.html'}", field="path"
+        )
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ValidationError(
+            f"cannot write the report to {target}: {folder} is not a folder you can write to; give --out another path",
+            field="path",
+            value=str(target),
+        )
+    return target
+
+
 def write(
     db: Database, path: str | os.PathLike[str] = DEFAULT_PATH, *, progress: bool = False, **metric_options: Any
 ) -> Path:
     """Build the page and save it at `path` (folders created, replaced atomically); returns the absolute path."""
+    target = check_target(path)
     page = build(db, progress=progress, **metric_options)
-    target = Path(path).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ValidationError(
+            f"cannot write the report to {target} ({exc.strerror}): give another path", field="path", value=str(target)
+        ) from None
     return target

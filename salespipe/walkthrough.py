@@ -10,13 +10,28 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
 
-from . import catalog, doctor, invoices, leads, opportunities, orders, quotes
+from . import catalog, check, doctor, invoices, leads, opportunities, orders, quotes
 from .db import Database
+from .errors import ValidationError
+
+
+SPAN = dt.timedelta(days=45)  # from the first lead to the last payment
 
 
 def run(db: Database, *, say: Callable[[str], None] = print, start: dt.datetime | None = None) -> dict[str, int]:
-    """Walk one deal from lead to paid invoice (plus a lost one) and return the ids it made."""
-    t = start or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    """Walk one deal from lead to paid invoice (plus a lost one) and return the ids it made.
+
+    The history spans 45 days and ends by now: by default it starts 45 days ago, and a `start`
+    that would date a step in the future is refused.
+    """
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    t = check.timestamp(start) if start is not None else now - SPAN
+    if t + SPAN > now:
+        raise ValidationError(
+            f"start {t:%Y-%m-%d %H:%M} would date the last step in the future: give a start at least 45 days ago",
+            field="start",
+            value=start,
+        )
     day = dt.timedelta(days=1)
     run_tag = f"{t:%Y%m%d%H%M%S}"
 
@@ -92,10 +107,25 @@ def run(db: Database, *, say: Callable[[str], None] = print, start: dt.datetime 
     leads.disqualify(db, spam, reason="cannot_contact", at=t + day)
     say(f"lead {spam} disqualified (cannot_contact)")
 
-    events = db.sql("SELECT count(*) AS n FROM events")["n"][0]
+    made = {
+        "lead": [lead, other, spam],
+        "opportunity": [q.opportunity_id, q2.opportunity_id],
+        "quote": [quote, rev2, lost_quote],
+        "order": [order],
+        "invoice": [invoice],
+    }
+    events = sum(
+        int(
+            db.sql("SELECT count(*) AS n FROM events WHERE entity = ? AND list_contains(?, entity_id)", [entity, ids])[
+                "n"
+            ].iloc[0]
+        )
+        for entity, ids in made.items()
+    )
     problems = doctor.run(db)
     say(
-        f"{events} events recorded; doctor: {'all invariants hold' if problems.empty else f'{len(problems)} violations'}"
+        f"{events} events recorded for this walk; doctor: "
+        f"{'all invariants hold' if problems.empty else f'{len(problems)} violations'}"
     )
     return {
         "lead": lead,

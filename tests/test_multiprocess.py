@@ -106,8 +106,8 @@ def test_a_process_holding_the_file_makes_calls_raise_busy_after_the_budget(path
             assert 0.45 <= elapsed < 1.5, f"{what}: Busy after {elapsed:.2f} s for a 0.5 s budget"
             message = str(error)
             assert str(path) in message, message
-            assert "locked by another process" in message, message
-            assert "close the other" in message and "busy_timeout" in message, message  # what to do
+            assert "held by a writer (" in message and f"PID {holder.pid})" in message, message  # who holds it
+            assert "close it" in message and "busy_timeout" in message, message  # what to do
             assert isinstance(error, sp.SalespipeError)
         assert holder.proc.poll() is None  # still holding: the Busy was real
     finally:
@@ -137,19 +137,31 @@ def test_a_holder_that_lets_go_within_the_budget_is_waited_for(path):
     ]
 
 
-def test_a_reader_process_blocks_writers_but_not_other_readers(path):
+def test_an_outside_reader_blocks_writes_but_not_connect_reads_doctor_or_metrics(path):
+    """sp.connect checks the schema read-only, so an outside reader (the DuckDB CLI, a
+    duckdb.connect(read_only=True) in a notebook) no longer makes it fail with Busy."""
     db = sp.connect(path, busy_timeout=0.5)
     sp.leads.create(db, last_name="Existing")
     holder = Child.worker("hold", path, 60, "ro")
     try:
         holder.expect("HELD")
+        assert sp.connect(path, busy_timeout=0.5).path == str(path)  # a current file: no write lock needed
+        reader = sp.connect(path, read_only=True, busy_timeout=0.5)
         assert db.sql("SELECT count(*) AS n FROM leads")["n"].iloc[0] == 1  # readers share the file
-        error, elapsed = _busy(lambda: sp.leads.create(db, last_name="Blocked"))
+        assert reader.sql("SELECT count(*) AS n FROM leads")["n"].iloc[0] == 1
+        assert sp.doctor.run(reader).empty
+        assert sp.metrics.funnel(reader)["count"].iloc[0] == 1
+        error, elapsed = _busy(lambda: sp.leads.create(db, last_name="Blocked"))  # a write waits for the reader
         assert 0.45 <= elapsed < 1.5
-        assert "busy_timeout" in str(error)
+        message = str(error)
+        assert "held by a reader (" in message and f"PID {holder.pid})" in message, message  # who holds it
+        assert "con.close()" in message and "read_only=True" in message, message  # how to release it
+        assert "busy_timeout" in message, message
     finally:
         holder.kill()
     assert scalar(db, "SELECT count(*) FROM leads") == 1
+    sp.leads.create(db, last_name="After")
+    assert scalar(db, "SELECT count(*) FROM leads") == 2
 
 
 HOLD_SIDECAR = """
@@ -197,3 +209,18 @@ def test_a_released_lock_file_lets_the_waiting_call_through(path):
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_read_only_handle_reads_beside_a_salespipe_writer_and_never_writes(path):
+    db = sp.connect(path)
+    reader = sp.connect(path, read_only=True)
+    lead = sp.leads.create(db, last_name="Seen")
+    assert reader.sql("SELECT lead_id FROM leads")["lead_id"].tolist() == [lead]
+    for write in (
+        lambda: sp.leads.create(reader, last_name="Refused"),
+        lambda: reader.sql("DELETE FROM leads"),
+        lambda: sp.leads.qualify(reader, lead),
+    ):
+        with pytest.raises(sp.ReadOnly, match="read-only"):
+            write()
+    assert scalar(db, "SELECT count(*) FROM leads") == 1

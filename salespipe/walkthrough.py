@@ -14,7 +14,6 @@ from . import catalog, check, doctor, invoices, leads, opportunities, orders, qu
 from .db import Database
 from .errors import ValidationError
 
-
 SPAN = dt.timedelta(days=45)  # from the first lead to the last payment
 
 

@@ -22,7 +22,7 @@ from .errors import NotFound, ValidationError
 TEXT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "company", "topic", "source", "owner")
 FIELDS = (*TEXT_FIELDS, "estimated_value", "status", "created_at")
 DISQUALIFY_REASONS = machine.STATES["lead"]["disqualified"]
-DEFAULT_PROBABILITY = 10
+DEFAULT_PROBABILITY = machine.DEFAULT_PROBABILITY  # kept here too: code that imported it from leads goes on working
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("invoice", "cancel", "active:new", "canceled:canceled"),
 )
 
+# The win probability (%) of an opportunity when it opens or reopens, until the salesperson sets one
+# (opportunities.set_probability). Here, below the stage modules, because metrics use it too.
+DEFAULT_PROBABILITY = 10
+
 FEW = 64  # up to this many records, apply reads, checks and writes with bound values (no staging table)
 
 # entity -> (table, key column)

@@ -38,7 +38,6 @@ import pandas as pd
 from . import check, machine
 from .db import Database
 from .errors import ValidationError
-from .leads import DEFAULT_PROBABILITY
 
 DIMENSIONS = ("owner", "source", "product", "account", "region")
 PERIODS = ("week", "month", "quarter")
@@ -378,7 +377,7 @@ def pipeline(
             FROM opp JOIN v_opportunity_facts d ON d.opportunity_id = opp.opportunity_id
             LEFT JOIN open_quotes oq ON oq.opportunity_id = opp.opportunity_id
             WHERE opp.state = 'open')"""
-        where, rel_params = [], [when, when, DEFAULT_PROBABILITY]
+        where, rel_params = [], [when, when, machine.DEFAULT_PROBABILITY]
     measures = []
     for i, phase in enumerate(PHASES, 1):
         is_phase = f"s.phase = '{phase}'"

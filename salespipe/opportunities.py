@@ -12,7 +12,6 @@ import pandas as pd
 from . import check, machine
 from .db import Database, first
 from .errors import InvalidTransition, NotFound, ValidationError
-from .leads import DEFAULT_PROBABILITY
 
 LOST_REASONS = machine.STATES["opportunity"]["lost"]
 
@@ -26,7 +25,7 @@ def create(
     owner: str | None = None,
     source: str | None = None,
     estimated_value: Decimal | int | str | None = None,
-    probability: int = DEFAULT_PROBABILITY,
+    probability: int = machine.DEFAULT_PROBABILITY,
     price_list: int | None = None,
     at: object = None,
     actor: str | None = None,
@@ -272,7 +271,7 @@ def reopen(
             at=at,
             actor=actor,
             note=check.text(note, "note"),
-            values={"closed_at": None, "probability": DEFAULT_PROBABILITY, "competitor": None},
+            values={"closed_at": None, "probability": machine.DEFAULT_PROBABILITY, "competitor": None},
         )
 
 

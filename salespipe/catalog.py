@@ -14,6 +14,7 @@ from .errors import NotFound, ValidationError
 
 def default_price_list(db: Database) -> int:
     """The id of the default price list (one exists in every database)."""
+    db = check.database(db)
     with db.connection(read_only=True) as con:
         return _default_price_list(con)
 
@@ -24,6 +25,7 @@ def _default_price_list(con: duckdb.DuckDBPyConnection) -> int:
 
 def add_price_list(db: Database, name: str, *, currency: str = "USD", default: bool = False) -> int:
     """Create a price list and return its id; default=True makes it the default for new opportunities."""
+    db = check.database(db)
     name = check.text(name, "name", required=True)
     currency = check.text(currency, "currency", required=True)
     if len(currency) != 3 or not currency.isalpha():
@@ -55,6 +57,7 @@ def add_product(
     at: object = None,
 ) -> str:
     """Add a product and its price on a price list (the default one unless given). Returns the SKU."""
+    db = check.database(db)
     sku = check.text(sku, "sku", required=True, max_len=64)
     name = check.text(name, "name", required=True)
     unit_price = check.money(unit_price, "unit_price")
@@ -74,6 +77,7 @@ def add_product(
 
 def set_price(db: Database, price_list: int, sku: str, unit_price: Decimal | int | str) -> None:
     """Put a product on a price list, or change its price there (quotes already priced keep theirs)."""
+    db = check.database(db)
     sku = check.text(sku, "sku", required=True, max_len=64)
     unit_price = check.money(unit_price, "unit_price")
     with db.transaction() as con:
@@ -98,6 +102,7 @@ def _price_list(con: duckdb.DuckDBPyConnection, price_list: int | None) -> int:
 
 def price_lists(db: Database) -> pd.DataFrame:
     """Every price list with its number of products."""
+    db = check.database(db)
     return db.sql(
         """SELECT p.price_list_id, p.name, p.currency, p.is_default, count(i.sku) AS products
            FROM price_lists p LEFT JOIN price_list_items i USING (price_list_id)
@@ -107,6 +112,7 @@ def price_lists(db: Database) -> pd.DataFrame:
 
 def products(db: Database, price_list: int | None = None) -> pd.DataFrame:
     """Products with their price on a price list (the default one unless given)."""
+    db = check.database(db)
     with db.connection(read_only=True) as con:
         pl = _price_list(con, price_list)
         return con.execute(

@@ -20,7 +20,7 @@ except ImportError:  # Windows: DuckDB's own lock only
     fcntl = None  # type: ignore[assignment]
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from importlib import resources
@@ -625,3 +625,10 @@ def new_id(table: str, key: str, order: str) -> str:
     database; safe because a file has one writer at a time and :memory: is behind a mutex.
     """
     return f"((SELECT coalesce(max({key}), 0) FROM {table}) + row_number() OVER (ORDER BY {order}))"
+
+
+def bound(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None) -> None:
+    """Execute with positional params, or with the named ones the statement uses."""
+    if isinstance(params, Mapping):
+        params = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+    con.execute(sql, params if params else [])

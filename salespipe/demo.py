@@ -43,6 +43,7 @@ REGIONS = ("North America", "Europe", "Asia Pacific", "Latin America")
 COMPETITORS = ("Fabrikam", "Northwind Traders", "Tailspin Toys", "Wide World Importers", "Litware", "Proseware")
 DISQUALIFY_REASONS = ("lost", "cannot_contact", "no_longer_interested", "canceled")
 MIN_LEADS = 10  # fewer make no history worth the name
+MAX_LEADS = 100_000_000  # ~100 GB of history: far past what one machine here builds
 PRODUCTS = [
     # sku, name, list price, typical quantity
     ("LAPTOP-13", "13-inch ultrabook", "1099.00", 25),
@@ -282,8 +283,14 @@ def generate(
 
     if isinstance(leads, bool) or not isinstance(leads, int) or leads < MIN_LEADS:
         raise ValidationError(f"leads must be an integer >= {MIN_LEADS}, got {leads!r}", field="leads")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValidationError(f"seed must be an integer, got {seed!r}", field="seed")
+    if leads > MAX_LEADS:
+        raise ValidationError(f"leads must be at most {MAX_LEADS:,}, got {leads:,}", field="leads", value=leads)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ValidationError(f"seed must be a whole number >= 0, got {seed!r}", field="seed", value=seed)
+    if isinstance(years, bool) or not isinstance(years, int | float) or not 0 < years <= 50:
+        raise ValidationError(f"years must be a number of years above 0 (at most 50), got {years!r}", field="years")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValidationError(f"chunk must be a whole number of leads >= 1, got {chunk!r}", field="chunk")
     end_ts = check.timestamp(end) if end is not None else DEFAULT_END
     start_ts = end_ts - dt.timedelta(days=round(365.25 * years))
     started = time.perf_counter()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import machine
+from . import check, machine
 from .db import Database
 
 
@@ -50,6 +50,34 @@ def _state_checks() -> list[Check]:
                                      || l.to_state || ' (' || l.to_status || ')' END AS detail
                     FROM {table} r LEFT JOIN last l ON l.entity_id = r.{key}
                     WHERE l.entity_id IS NULL OR l.to_state <> r.state OR l.to_status <> r.status""",
+            )
+        )
+        checks.append(
+            Check(
+                f"{entity}_events_in_time_order",
+                f"every {entity}'s events run forward in time: none is dated before the one written before it",
+                f"""WITH e AS (
+                        SELECT entity_id, event_id, "at",
+                               lag("at") OVER (PARTITION BY entity_id ORDER BY event_id) AS previous_at
+                        FROM events WHERE entity = '{entity}')
+                    SELECT '{entity}' AS entity, entity_id AS id,
+                           'event ' || event_id || ' at ' || "at" || ' is dated before the event before it ('
+                           || previous_at || ')' AS detail
+                    FROM e WHERE "at" < previous_at""",
+            )
+        )
+        checks.append(
+            Check(
+                f"{entity}_changed_at_matches_events",
+                f"every {entity}'s changed_at is the time of its last state change in events (NULL: none since creation)",
+                f"""WITH last AS (
+                        SELECT entity_id, max("at") FILTER (WHERE action <> 'create') AS last_at
+                        FROM events WHERE entity = '{entity}' GROUP BY entity_id)
+                    SELECT '{entity}' AS entity, r.{key} AS id,
+                           'changed_at ' || coalesce(r.changed_at::VARCHAR, 'none') || ' but its last change is at '
+                           || coalesce(l.last_at::VARCHAR, 'none') AS detail
+                    FROM {table} r JOIN last l ON l.entity_id = r.{key}
+                    WHERE r.changed_at IS DISTINCT FROM l.last_at""",
             )
         )
     return checks
@@ -141,7 +169,7 @@ CHECKS: list[Check] = [
                   'paid ' || t.paid || ' of ' || t.total || ' but is ' || i.state || ' (' || i.status || ')' AS detail
            FROM invoices i JOIN v_invoice_totals t ON t.invoice_id = i.invoice_id
            WHERE t.paid > t.total
-              OR (i.state = 'paid') <> (t.paid = t.total AND t.paid > 0)
+              OR (i.state = 'paid') <> (t.paid = t.total AND (t.paid > 0 OR t.total = 0))
               OR (i.status = 'partial') <> (t.paid > 0 AND t.paid < t.total AND i.state = 'active')
               OR (i.state = 'canceled' AND t.paid > 0)""",
     ),
@@ -180,6 +208,7 @@ CHECKS: list[Check] = [
 
 def run(db: Database, *, progress: bool = False) -> pd.DataFrame:
     """Run every check; returns the violations (check, entity, id, detail), empty when all pass."""
+    db = check.database(db)
     frames = []
     with db.connection(read_only=True) as con:
         for chk in tqdm(CHECKS, desc="doctor", disable=not progress, unit="check"):
@@ -194,6 +223,7 @@ def run(db: Database, *, progress: bool = False) -> pd.DataFrame:
 
 def summary(db: Database) -> pd.DataFrame:
     """One row per check: name, what it verifies and how many violations it found."""
+    db = check.database(db)
     found = run(db)
     counts = found.groupby("check").size() if len(found) else pd.Series(dtype=int)
     return pd.DataFrame(

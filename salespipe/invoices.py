@@ -13,6 +13,8 @@ from . import check, documents, machine
 from .db import Database, first, new_id, registered
 from .errors import NotFound, ValidationError
 
+PAYMENT_COLUMNS = ("invoice_id", "amount", "paid_at")
+
 
 @dataclass(frozen=True)
 class InvoiceTotals:
@@ -30,6 +32,7 @@ class InvoiceTotals:
 
 def totals(db: Database, invoice: int) -> InvoiceTotals:
     """Totals, amount paid and balance of an invoice."""
+    db = check.database(db)
     invoice = check.ident(invoice, "invoice")
     with db.connection(read_only=True) as con:
         row = first(
@@ -57,6 +60,7 @@ def record_payment(
 
     Returns the payment id. A payment above the balance is refused.
     """
+    db = check.database(db)
     invoice = check.ident(invoice, "invoice")
     frame = pd.DataFrame({"invoice_id": [invoice], "amount": pd.array([check.money(amount, "amount")], dtype=object)})
     return int(record_payments(db, frame, at=at, actor=actor, note=note)[0])
@@ -70,48 +74,55 @@ def record_payments(
     All or nothing: an unknown or inactive invoice, a non-positive amount or one above the
     balance fails the whole call, listing each failing row. Returns the payment ids in order.
     """
+    db = check.database(db)
     if not isinstance(payments, pd.DataFrame) or not {"invoice_id", "amount"} <= set(payments.columns):
         raise ValidationError("payments must be a DataFrame with invoice_id and amount columns", field="payments")
+    unknown = sorted(map(str, set(payments.columns) - set(PAYMENT_COLUMNS)))
+    if unknown:
+        raise ValidationError(
+            f"unknown payment columns: {', '.join(unknown)}; allowed: {', '.join(PAYMENT_COLUMNS)}", field=unknown[0]
+        )
     n = len(payments)
     if n == 0:
         return np.array([], dtype=np.int64)
-    ids = check.idents(payments["invoice_id"].to_numpy(), "invoice_id")
+    ids = check.idents(payments["invoice_id"].tolist(), "invoice_id")
+    amounts, problems = check.each(payments["amount"].tolist(), "amount", check.money)  # as record_payment reads one
+    unreadable = [(r, ids[r], f"invoice {ids[r]}: {m}") for r, _, m in problems]
     frame = pd.DataFrame(
         {
             "_row": np.arange(n),
             "invoice_id": np.asarray(ids, dtype=np.int64),
-            "raw": payments["amount"].map(str).to_numpy(dtype=object),
+            "amount": pd.Series(amounts, dtype=object),
         }
     )
     stamps = machine.at_column(payments["paid_at"] if "paid_at" in payments.columns else at, n)
     frame["ts"] = stamps if np.ndim(stamps) else [stamps] * n
+    actor, note = check.text(actor, "actor"), check.text(note, "note")
     with db.transaction() as con, registered(con, "_pay_in", frame):
         machine.require(con, "invoice", "record_payment", ids)
         documents.load_totals(con, "invoice", ids, "_pay_totals")
         bad = con.execute(
             """SELECT p._row, p.invoice_id,
-                      CASE WHEN TRY_CAST(p.raw AS DECIMAL(38,6)) IS NULL THEN 'amount ' || p.raw || ' is not a number'
-                           WHEN p.raw::DECIMAL(38,6) <= 0 THEN 'amount must be greater than 0'
-                           WHEN p.raw::DECIMAL(38,6) <> round(p.raw::DECIMAL(38,6), 2) THEN 'amount has more than 2 decimals'
-                           ELSE 'amount ' || p.raw || ' exceeds the balance ' || t.balance END
+                      'invoice ' || p.invoice_id || ': ' || CASE WHEN p.amount = 0 THEN 'amount must be greater than 0'
+                           ELSE 'amount ' || p.amount || ' exceeds the balance ' || t.balance END
                FROM _pay_in p JOIN _pay_totals t ON t.invoice_id = p.invoice_id
-               WHERE TRY_CAST(p.raw AS DECIMAL(38,6)) IS NULL OR p.raw::DECIMAL(38,6) <= 0
-                  OR p.raw::DECIMAL(38,6) <> round(p.raw::DECIMAL(38,6), 2) OR p.raw::DECIMAL(38,6) > t.balance
-               ORDER BY p._row LIMIT 100"""
+               WHERE p.amount = 0 OR p.amount > t.balance
+               ORDER BY p._row LIMIT 1000"""
         ).fetchall()
-        if bad:
-            row, inv, problem = bad[0]
-            raise ValidationError(f"invoice {inv}: {problem}", field="amount", failures=bad)
+        failures = sorted(unreadable + bad)
+        if failures:
+            more = f" ({len(failures)} problems; see .failures)" if len(failures) > 1 else ""
+            raise ValidationError(f"{failures[0][2]}{more}", field="amount", failures=failures[:1000])
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _pay_new AS
-               SELECT {new_id("payments", "payment_id", "p._row")} AS payment_id, p._row, p.invoice_id, p.raw::DECIMAL(18,2) AS amount, p.ts,
-                      CASE WHEN p.raw::DECIMAL(18,2) = t.balance THEN 'complete' ELSE 'partial' END AS to_status
+               SELECT {new_id("payments", "payment_id", "p._row")} AS payment_id, p._row, p.invoice_id, p.amount::DECIMAL(18,2) AS amount, p.ts,
+                      CASE WHEN p.amount = t.balance THEN 'complete' ELSE 'partial' END AS to_status
                FROM _pay_in p JOIN _pay_totals t ON t.invoice_id = p.invoice_id"""
         )
         con.execute(
             "INSERT INTO payments (payment_id, invoice_id, amount, paid_at, note) "
             "SELECT payment_id, invoice_id, amount, ts, ? FROM _pay_new",
-            [check.text(note, "note")],
+            [note],
         )
         moves = con.execute("SELECT invoice_id, to_status, ts FROM _pay_new ORDER BY _row").df()
         paid = (moves["to_status"] == "complete").to_numpy()
@@ -133,6 +144,7 @@ def record_payments(
 
 def cancel(db: Database, invoice: int, *, at: object = None, actor: str | None = None, note: str | None = None) -> None:
     """Cancel an active invoice that has no payments."""
+    db = check.database(db)
     cancel_many(db, [check.ident(invoice, "invoice")], at=at, actor=actor, note=note)
 
 
@@ -145,6 +157,7 @@ def cancel_many(
     note: str | None = None,
 ) -> None:
     """Cancel many active invoices without payments."""
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     with db.transaction() as con:
         machine.apply(

@@ -55,6 +55,7 @@ def create(
     actor: str | None = None,
 ) -> int:
     """Create an open lead and return its id. It needs a last name or a company."""
+    db = check.database(db)
     given = dict(
         first_name=first_name,
         last_name=last_name,
@@ -87,81 +88,51 @@ def create(
     return int(lead)
 
 
-def _validate_frame(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str]]:
-    """Per-row problems of the `_lead_in` rows, in one scan: (row, field, message)."""
-    checks = [
-        (
-            "last_name",
-            "coalesce(trim(last_name), '') = '' AND coalesce(trim(company), '') = ''",
-            "a lead needs a last_name or a company",
-        ),
-        (
-            "email",
-            f"trim(email) <> '' AND NOT regexp_full_match(trim(email), '{check.EMAIL_SQL_RE}')",
-            "email {email!r} does not look like an email address (name@domain.tld)",
-        ),
-        (
-            "estimated_value",
-            "(ev_raw IS NOT NULL AND ev IS NULL) OR ev < 0 OR ev <> round(ev, 2)",
-            "estimated_value {ev_raw!r} must be a non-negative amount with at most 2 decimals",
-        ),
-        ("status", "status NOT IN ('new', 'contacted')", "status must be new or contacted, got {status!r}"),
-        ("created_at", "created_at IS NULL", "created_at is missing or not a datetime"),
-    ]
-    checks += [
-        (f, f"length({f}) > {check.MAX_TEXT}", f"{f} is longer than {check.MAX_TEXT} characters") for f in TEXT_FIELDS
-    ]
-    flags = ", ".join(f"coalesce({cond}, false)" for _, cond, _ in checks)
-    any_bad = " OR ".join(f"coalesce({cond}, false)" for _, cond, _ in checks)
-    rows = con.execute(
-        f"SELECT _row, email, ev_raw, status, {flags} FROM {_LEAD_SRC} WHERE {any_bad} ORDER BY _row LIMIT 1000"
-    ).fetchall()
-    problems = []
-    for row in rows:
-        values = {"email": row[1], "ev_raw": row[2], "status": row[3]}
-        for (field, _, message), bad in zip(checks, row[4:], strict=True):
-            if bad:
-                problems.append((row[0], field, message.format(**values)))
-    return problems
+def _prepare(frame: pd.DataFrame, at: object) -> tuple[pd.DataFrame, list[check.Failure]]:
+    """Check every row with the single path's checks: the rows typed for the insert, and the failures.
 
-
-def _prepare(frame: pd.DataFrame, at: object) -> pd.DataFrame:
+    Text is trimmed of any Unicode whitespace, emails, money, statuses and times are read by the
+    same functions `create` uses, so a value one path accepts the other accepts identically.
+    """
     if not isinstance(frame, pd.DataFrame):
         raise ValidationError("leads must be a pandas DataFrame", field="frame")
-    unknown = sorted(set(frame.columns) - set(FIELDS))
+    unknown = sorted(map(str, set(frame.columns) - set(FIELDS)))
     if unknown:
         raise ValidationError(
-            f"unknown lead columns: {', '.join(map(str, unknown))}; allowed: {', '.join(FIELDS)}", field=str(unknown[0])
+            f"unknown lead columns: {', '.join(unknown)}; allowed: {', '.join(FIELDS)}", field=unknown[0]
         )
     n = len(frame)
     out = pd.DataFrame({"_row": np.arange(n, dtype=np.int64)})
+    problems: list[check.Failure] = []
+
+    def column(name: str) -> pd.Series:
+        return frame[name] if name in frame.columns else pd.Series([None] * n, dtype=object)
+
     for f in TEXT_FIELDS:
-        col = frame[f] if f in frame.columns else None
-        if col is None:
-            out[f] = pd.Series([None] * n, dtype=object)
-            continue
-        kind = pd.api.types.infer_dtype(col, skipna=True)
-        if kind not in ("string", "empty") and col.notna().any():  # an all-blank column of any dtype is fine
-            raise ValidationError(f"{f} must hold text, found {kind} values", field=f)
-        out[f] = col.to_numpy(dtype=object)
-    ev = frame["estimated_value"] if "estimated_value" in frame.columns else pd.Series([None] * n, dtype=object)
-    if ev.dtype == object:
-        ev = ev.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-    out["ev_raw"] = ev.to_numpy(dtype=object) if ev.dtype == object else ev.to_numpy()
-    if "status" in frame.columns:
-        kinds = {type(v) for v in frame["status"].dropna()} - {str}
-        if kinds:
-            found = ", ".join(sorted(k.__name__ for k in kinds))
-            raise ValidationError(f"status must hold text, found {found}", field="status")
-        out["status"] = frame["status"].fillna("new").to_numpy(dtype=object)  # a blank status is the default, new
-    else:
-        out["status"] = "new"
+        values, bad = check.each(column(f).tolist(), f, check.email if f == "email" else check.text)
+        out[f] = pd.Series(values, dtype=object)
+        problems += bad
+    value, bad = check.money_column(column("estimated_value"), "estimated_value", optional=True)
+    out["estimated_value"] = value if isinstance(value, np.ndarray) else pd.Series(value, dtype=object)
+    problems += bad
+    open_statuses = machine.STATES["lead"]["open"]
+    statuses, bad = check.each(  # a blank status is the default, new
+        column("status").tolist(),
+        "status",
+        lambda v, f: "new" if check.missing(v) else check.choice(v, f, open_statuses),
+    )
+    out["status"] = pd.Series(statuses, dtype=object)
+    problems += bad
     if "created_at" in frame.columns:
-        ts = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
-        out["created_at"] = ts.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        out["created_at"], bad = check.timestamp_column(frame["created_at"], "created_at")
+        problems += bad
     else:
         out["created_at"] = machine.at_column(at, n)
-    return out
+    refused = {row for row, field, _ in problems if field in ("last_name", "company")}
+    nameless = np.flatnonzero(out["last_name"].isna() & out["company"].isna())
+    problems += [(int(r), "last_name", "a lead needs a last_name or a company") for r in nameless if r not in refused]
+    problems.sort(key=lambda p: (p[0], FIELDS.index(p[1]) if p[1] in FIELDS else 0))
+    return out, problems
 
 
 def create_many(db: Database, frame: pd.DataFrame, *, at: object = None, actor: str | None = None) -> np.ndarray:
@@ -170,31 +141,29 @@ def create_many(db: Database, frame: pd.DataFrame, *, at: object = None, actor: 
     Returns the new ids in row order. If any row is invalid nothing is created and the
     ValidationError's `failures` lists (row, field, message) for each problem.
     """
-    return _create(db, _prepare(frame, at), actor=actor)
-
-
-_LEAD_SRC = "(SELECT *, TRY_CAST(ev_raw AS DECIMAL(38,6)) AS ev FROM _lead_in)"
+    db = check.database(db)
+    src, problems = _prepare(frame, at)
+    actor = check.text(actor, "actor")
+    if problems:
+        first = problems[0]
+        more = f" ({len(problems)} problems; see .failures)" if len(problems) > 1 else ""
+        prefix = f"row {first[0]}: " if len(src) > 1 else ""
+        raise ValidationError(f"{prefix}{first[2]}{more}", field=first[1], failures=problems[:1000])
+    return _create(db, src, actor=actor)
 
 
 def _create(db: Database, src: pd.DataFrame, *, actor: str | None) -> np.ndarray:
-    """Validate and insert prepared lead rows, set-based."""
+    """Insert checked lead rows, set-based."""
     if len(src) == 0:
         return np.array([], dtype=np.int64)
     with db.transaction() as con, registered(con, "_lead_in", src):
-        failures = _validate_frame(con)
-        if failures:
-            first = failures[0]
-            more = f" ({len(failures)} problems; see .failures)" if len(failures) > 1 else ""
-            prefix = f"row {first[0]}: " if len(src) > 1 else ""
-            raise ValidationError(f"{prefix}{first[2]}{more}", field=first[1], failures=failures)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _lead_new AS
-               SELECT {new_id("leads", "lead_id", "_row")} AS lead_id, * FROM {_LEAD_SRC}"""
+               SELECT {new_id("leads", "lead_id", "_row")} AS lead_id, * FROM _lead_in"""
         )
         con.execute(
             f"""INSERT INTO leads (lead_id, {", ".join(TEXT_FIELDS)}, estimated_value, created_at, state, status)
-                SELECT lead_id, {", ".join(f"nullif(trim({f}), '')" for f in TEXT_FIELDS)},
-                       ev::DECIMAL(18,2), created_at, 'open', status
+                SELECT lead_id, {", ".join(TEXT_FIELDS)}, estimated_value::DECIMAL(18,2), created_at, 'open', status
                 FROM _lead_new"""
         )
         machine.record_creation(
@@ -221,6 +190,7 @@ def qualify(
     An existing contact is reused when its email matches (trimmed, case-insensitive), an
     existing account when its name matches (ignoring case, punctuation and legal suffixes).
     """
+    db = check.database(db)
     lead = check.ident(lead, "lead")
     flags = {
         "create_account": check.flag(create_account, "create_account"),
@@ -244,7 +214,7 @@ def _qualify_one(
     row = first(
         con.execute(
             """SELECT state, status, first_name, last_name, email, phone, job_title, company, topic, source, owner,
-                      estimated_value, company_key(company), email_key(email)
+                      estimated_value, company_key(company), email_key(email), coalesce(changed_at, created_at)
                FROM leads WHERE lead_id = ?""",
             [lead],
         )
@@ -252,10 +222,12 @@ def _qualify_one(
     if row is None or row[0] != "open":
         machine.require(con, "lead", "qualify", [lead])  # raises NotFound or InvalidTransition
     state, status, first_name, last_name, email, phone, job_title, company, topic, source, owner, value = row[:12]
-    name_key, mail_key = row[12:]
+    name_key, mail_key, changed = row[12:]
     person = flags["create_contact"] and (last_name is not None or first_name is not None)
     name_key = name_key if flags["create_account"] else None
     mail_key = mail_key if person else None
+    if name_key is None and not person and not flags["create_opportunity"]:
+        _links_nothing([lead], flags)
     journal = machine.Journal()
 
     account = account_matched = None
@@ -283,6 +255,8 @@ def _qualify_one(
         contact_matched = found is not None
         if found is not None:
             contact, contact_account = found
+            if account is None and contact_account is not None:  # no company of its own: the contact's account
+                account, account_matched = contact_account, True
         else:
             contact = con.execute(
                 """INSERT INTO contacts (contact_id, account_id, first_name, last_name, email, email_key, phone,
@@ -313,7 +287,7 @@ def _qualify_one(
         values={"account_id": account, "contact_id": contact, "opportunity_id": opportunity},
         stamp="closed_at",
         journal=journal,
-        current={lead: (state, status)},
+        current={lead: (state, status, changed)},
     )
     journal.write(con)
     return Qualification(
@@ -323,6 +297,18 @@ def _qualify_one(
         opportunity_id=opportunity,
         account_matched=bool(account_matched),
         contact_matched=bool(contact_matched),
+    )
+
+
+def _links_nothing(leads: Sequence[int], flags: dict[str, bool]) -> None:
+    """Refuse a qualification that would create or link nothing (doctor would flag the lead)."""
+    options = ", ".join(f"{k}={v}" for k, v in flags.items())
+    raise ValidationError(
+        f"qualifying lead {leads[0]} with {options} would link it to nothing (no company for an account, no "
+        "name for a contact, no opportunity): keep create_opportunity=True, or disqualify the lead instead"
+        + (f" ({len(leads)} leads; see .failures)" if len(leads) > 1 else ""),
+        field="create_opportunity",
+        failures=[(lead, "would link to nothing") for lead in leads[:1000]],
     )
 
 
@@ -341,6 +327,7 @@ def qualify_many(
     Returns one row per lead: lead_id, account_id, contact_id, opportunity_id,
     account_matched, contact_matched. `at` is one datetime or one per lead.
     """
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     flags = {
         "create_account": check.flag(create_account, "create_account"),
@@ -394,6 +381,12 @@ def _qualify(
     ).fetchall()[0][0]
     if found != len(ids):  # some lead is missing or not open: say which, precisely
         machine.require(con, "lead", "qualify", ids)
+    if not flags["create_opportunity"]:
+        empty = con.execute(
+            "SELECT lead_id FROM _q WHERE name_key IS NULL AND NOT person ORDER BY lead_id LIMIT 1000"
+        ).fetchall()
+        if empty:
+            _links_nothing([lead for (lead,) in empty], flags)
     con.execute(
         f"""INSERT INTO accounts (account_id, name, name_key, created_at, lead_id)
            SELECT {new_id("accounts", "account_id", "lead_id")}, trim(company), name_key, ts, lead_id FROM _q
@@ -409,18 +402,26 @@ def _qualify(
             FROM _q q {new_account}
             WHERE q.person AND q.old_contact_id IS NULL AND (q.mail_key IS NULL OR q.lead_id = q.contact_creator)"""
     )
+    # A lead with no account of its own whose contact matched one that has an account: the
+    # opportunity goes to that account, and the lead says so (account_id, account_matched).
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _qr AS
-            SELECT q.lead_id, q.ts, q.topic, q.owner, q.source, q.estimated_value,
-                   coalesce(q.old_account_id, na.account_id) AS account_id,
-                   coalesce(q.old_contact_id, nc.contact_id) AS contact_id,
-                   q.old_account_id IS NOT NULL OR (na.account_id IS NOT NULL AND q.account_creator <> q.lead_id)
-                       AS account_matched,
-                   q.old_contact_id IS NOT NULL OR (nc.contact_id IS NOT NULL AND nc.lead_id <> q.lead_id)
-                       AS contact_matched
-            FROM _q q {new_account}
-            LEFT JOIN contacts nc ON q.person AND q.old_contact_id IS NULL
-                 AND nc.lead_id = CASE WHEN q.mail_key IS NULL THEN q.lead_id ELSE q.contact_creator END"""
+            WITH r AS (
+                SELECT q.lead_id, q.ts, q.topic, q.owner, q.source, q.estimated_value,
+                       coalesce(q.old_account_id, na.account_id) AS own_account_id,
+                       coalesce(q.old_contact_id, nc.contact_id) AS contact_id,
+                       q.old_account_id IS NOT NULL OR (na.account_id IS NOT NULL AND q.account_creator <> q.lead_id)
+                           AS own_account_matched,
+                       q.old_contact_id IS NOT NULL OR (nc.contact_id IS NOT NULL AND nc.lead_id <> q.lead_id)
+                           AS contact_matched
+                FROM _q q {new_account}
+                LEFT JOIN contacts nc ON q.person AND q.old_contact_id IS NULL
+                     AND nc.lead_id = CASE WHEN q.mail_key IS NULL THEN q.lead_id ELSE q.contact_creator END)
+            SELECT r.* EXCLUDE (own_account_id, own_account_matched),
+                   coalesce(r.own_account_id, CASE WHEN r.contact_matched THEN c.account_id END) AS account_id,
+                   r.own_account_matched OR (r.own_account_id IS NULL AND r.contact_matched AND c.account_id IS NOT NULL)
+                       AS account_matched
+            FROM r LEFT JOIN contacts c ON c.contact_id = r.contact_id"""
     )
     if flags["create_opportunity"]:
         con.execute(
@@ -458,6 +459,7 @@ def disqualify(
     note: str | None = None,
 ) -> None:
     """Close an open lead as disqualified: lost, cannot_contact, no_longer_interested or canceled."""
+    db = check.database(db)
     disqualify_many(db, [check.ident(lead, "lead")], reason=reason, at=at, actor=actor, note=note)
 
 
@@ -471,6 +473,7 @@ def disqualify_many(
     note: str | None = None,
 ) -> None:
     """Disqualify many open leads; `reason` is one for all or one per lead."""
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     reason = check.choices(reason, "reason", DISQUALIFY_REASONS, len(ids))
     with db.transaction() as con:
@@ -489,6 +492,7 @@ def disqualify_many(
 
 def reactivate(db: Database, lead: int, *, at: object = None, actor: str | None = None) -> None:
     """Reopen a disqualified lead (status new)."""
+    db = check.database(db)
     reactivate_many(db, [check.ident(lead, "lead")], at=at, actor=actor)
 
 
@@ -496,6 +500,7 @@ def reactivate_many(
     db: Database, ids: Sequence[int] | np.ndarray, *, at: object = None, actor: str | None = None
 ) -> None:
     """Reopen many disqualified leads."""
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     with db.transaction() as con:
         machine.apply(con, "lead", "reactivate", ids, at=at, actor=actor, values={"closed_at": None})
@@ -503,6 +508,7 @@ def reactivate_many(
 
 def get(db: Database, lead: int) -> dict:
     """One lead as a dict (NotFound if it does not exist)."""
+    db = check.database(db)
     lead = check.ident(lead, "lead")
     df = db.sql("SELECT * FROM leads WHERE lead_id = ?", [lead])
     if df.empty:

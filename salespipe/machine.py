@@ -10,16 +10,15 @@ lets an action that changes several records write all their events in one INSERT
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from . import check
-from .db import new_id, registered
+from . import check, stages
+from .db import bound, new_id, registered
 from .errors import InvalidTransition, NotFound, ValidationError
 
 
@@ -61,7 +60,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("order", "fulfill", "active", "fulfilled:complete"),
     _t("order", "cancel", "active", "canceled:no_money"),
     _t("order", "create_invoice", "fulfilled", "invoiced:invoiced"),
-    _t("invoice", "create", "", "active:new"),
+    _t("invoice", "create", "", "active:new paid:complete"),  # paid at once when there is nothing to pay
     _t("invoice", "record_payment", "active", "active:partial paid:complete"),
     _t("invoice", "cancel", "active:new", "canceled:canceled"),
 )
@@ -79,21 +78,6 @@ TABLES: dict[str, tuple[str, str]] = {
     "quote": ("quotes", "quote_id"),
     "order": ("orders", "order_id"),
     "invoice": ("invoices", "invoice_id"),
-}
-
-# How the lead_stages fact table (sql/migrations/0004) follows each change, in the same
-# transaction: (entity, action) -> (column, rule). "set": the time of the change; "first": the
-# earliest such time; "clear": back to NULL. Lead changes also copy the lead's state and links.
-STAGE_COLUMNS: dict[tuple[str, str], tuple[str, str]] = {
-    ("lead", "qualify"): ("qualified_at", "set"),
-    ("lead", "disqualify"): ("disqualified_at", "set"),
-    ("lead", "reactivate"): ("disqualified_at", "clear"),
-    ("quote", "create"): ("quoted_at", "first"),
-    ("opportunity", "close_won"): ("won_at", "set"),
-    ("opportunity", "close_lost"): ("lost_at", "set"),
-    ("opportunity", "reopen"): ("lost_at", "clear"),
-    ("invoice", "create"): ("invoiced_at", "first"),
-    ("invoice", "record_payment"): ("paid_at", "first"),  # when it becomes paid
 }
 
 STATES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -168,18 +152,21 @@ def _source_sql(t: Transition) -> str:
 
 
 def at_column(at: object, n: int) -> object:
-    """`at` as a scalar naive-UTC datetime or an array of them (one per row)."""
-    if at is None or isinstance(at, str | dt.date | pd.Timestamp):
+    """`at` as a scalar naive-UTC datetime or an array of them (one per row), each read as
+    `check.timestamp` reads one (so every ISO-8601 shape, mixed in one column, is taken)."""
+    if at is None or isinstance(at, str | dt.date | pd.Timestamp | np.datetime64) or at is pd.NaT:
         return check.timestamp(at)
-    try:
-        values = pd.to_datetime(pd.Series(list(at) if not isinstance(at, pd.Series) else at), utc=True)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"at must hold datetimes: {exc}", field="at") from None
+    if isinstance(at, bytes | dict) or not isinstance(at, Iterable):
+        raise ValidationError(f"at must be a datetime or one per record, got {at!r}", field="at", value=at)
+    values = at if isinstance(at, pd.Series) else pd.Series(list(at), dtype=None if len(at) else object)
     if len(values) != n:
         raise ValidationError(f"at has {len(values)} values for {n} records", field="at")
-    if values.isna().any():
-        raise ValidationError("at has missing values", field="at")
-    return values.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    stamps, problems = check.timestamp_column(values.reset_index(drop=True), "at")
+    if problems:
+        row, field, message = problems[0]
+        more = f" ({len(problems)} problems; see .failures)" if len(problems) > 1 else ""
+        raise ValidationError(f"at of record {row}: {message}{more}", field=field, failures=problems[:1000])
+    return stamps
 
 
 def apply(
@@ -196,7 +183,7 @@ def apply(
     stamp: str | None = None,
     checked: bool = False,
     journal: Journal | None = None,
-    current: Mapping[int, tuple[str, str]] | None = None,
+    current: Mapping[int, tuple[str, str, object]] | None = None,
 ) -> None:
     """Check and apply `action` to the records `ids` of `entity`, in the caller's transaction.
 
@@ -204,9 +191,11 @@ def apply(
     (a scalar for all, or one per record); stamp: a timestamp column to set to `at`;
     checked: the caller ran `require` for these records earlier in the same transaction;
     journal: collect the events there, for the caller to write with its other events at once;
-    current: {id: (state, status)} as the caller read them in this transaction (saves a read;
-    the transition is still checked against them).
-    Raises NotFound or InvalidTransition (listing every failing record) before writing anything.
+    current: {id: (state, status, last change)} as the caller read them in this transaction
+    (`changed` in SQL; saves a read, and the transition is still checked against them).
+    Raises NotFound or InvalidTransition, or a ValidationError for an `at` before the record's
+    last change (transitions run forward), listing every failing record, before writing anything.
+    Sets the record's changed_at to `at`.
 
     Up to FEW records are read, checked and written with bound values (a few point statements);
     more are staged in a temp table and checked and written set-based. Both shapes apply the
@@ -235,8 +224,9 @@ def apply(
     extra = dict(values or {})
     if stamp:
         extra[stamp] = None  # filled from `at` below
+    extra["changed_at"] = None
     for i, (col, val) in enumerate(extra.items()):
-        if col != stamp:
+        if col not in (stamp, "changed_at"):
             frame[f"v{i}"] = val
     if n <= FEW:
         _apply_few(con, t, {k: _bindable(v, n) for k, v in frame.items()}, list(extra), stamp, journal, current)
@@ -247,6 +237,7 @@ def apply(
     with registered(con, "_transition", df):
         if not checked:
             _check_relation(con, t, "_transition")
+        _check_forward(con, t.entity, "_transition")
         con.execute(
             f"""INSERT INTO events (event_id, entity, entity_id, action, from_state, from_status,
                                     to_state, to_status, "at", actor, note)
@@ -256,9 +247,9 @@ def apply(
         )
         sets = ["state = t.to_state", "status = t.to_status"]
         for i, col in enumerate(extra):
-            sets.append(f"{col} = t.ts" if col == stamp else f"{col} = t.v{i}")
+            sets.append(f"{col} = t.ts" if col in (stamp, "changed_at") else f"{col} = t.v{i}")
         con.execute(f"UPDATE {table} SET {', '.join(sets)} FROM _transition t WHERE {table}.{key} = t.id")
-        follow_stages(con, entity, action, "_transition")
+        stages.follow(con, entity, action, "_transition")
 
 
 class Journal:
@@ -336,7 +327,7 @@ def _apply_few(
     extra: list[str],
     stamp: str | None,
     journal: Journal | None,
-    current: Mapping[int, tuple[str, str]] | None,
+    current: Mapping[int, tuple[str, str, object]] | None,
 ) -> None:
     """apply() for a few records: one read that checks and gives the from-states, then bound writes."""
     table, key = TABLES[t.entity]
@@ -345,21 +336,24 @@ def _apply_few(
         found = dict(current)
     else:
         found = {
-            r[0]: (r[1], r[2])
+            r[0]: (r[1], r[2], r[3])
             for r in con.execute(
-                f"SELECT {key}, state, status FROM {table} WHERE list_contains(?, {key})", [ids]
+                f"SELECT {key}, state, status, {CHANGED} FROM {table} WHERE list_contains(?, {key})", [ids]
             ).fetchall()
         }
     bad = [
-        (i, i not in found, *found.get(i, (None, None)))
+        (i, i not in found, *found.get(i, (None, None, None))[:2])
         for i in sorted(set(ids))
-        if i not in found or not _matches(t, *found[i])
+        if i not in found or not _matches(t, *found[i][:2])
     ]
     if bad:
         _raise_bad(t.entity, t.action, t, bad[:101])
+    early = [(i, ts, found[i][2]) for i, ts in zip(ids, rows["ts"], strict=True) if ts < found[i][2]]
+    if early:
+        _raise_early(t.entity, sorted(early))
     own = journal if journal is not None else Journal()
     for i in sorted(range(len(ids)), key=lambda r: ids[r]):  # event ids in record order, as set-based
-        state, status = found[ids[i]]
+        state, status, _ = found[ids[i]]
         own.add(
             t.entity,
             ids[i],
@@ -374,21 +368,65 @@ def _apply_few(
         )
     if journal is None:
         own.write(con)
-    columns = ["id", "ts", "to_state", "to_status", *[f"v{i}" for i, col in enumerate(extra) if col != stamp]]
+    stamps = (stamp, "changed_at")
+    columns = ["id", "ts", "to_state", "to_status", *[f"v{i}" for i, col in enumerate(extra) if col not in stamps]]
     if len(ids) == 1:  # point statements: an indexed lookup instead of a join
         one = {c: rows[c][0] for c in columns}
         sets = ["state = $to_state", "status = $to_status"]
-        sets += [f"{col} = $ts" if col == stamp else f"{col} = $v{i}" for i, col in enumerate(extra)]
-        _run(con, f"UPDATE {table} SET {', '.join(sets)} WHERE {key} = $id", one)
-        follow_stages(con, t.entity, t.action, None, one)
+        sets += [f"{col} = $ts" if col in stamps else f"{col} = $v{i}" for i, col in enumerate(extra)]
+        bound(con, f"UPDATE {table} SET {', '.join(sets)} WHERE {key} = $id", one)
+        stages.follow(con, t.entity, t.action, None, one)
         return
     relation = "(SELECT " + ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(columns)) + ")"
     params = [rows[c] for c in columns]
     sets = ["state = t.to_state", "status = t.to_status"]
-    sets += [f"{col} = t.ts" if col == stamp else f"{col} = t.v{i}" for i, col in enumerate(extra)]
+    sets += [f"{col} = t.ts" if col in stamps else f"{col} = t.v{i}" for i, col in enumerate(extra)]
     con.execute(f"UPDATE {table} SET {', '.join(sets)} FROM {relation} t WHERE {table}.{key} = t.id", params)
-    stages = "(SELECT " + ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(columns[:4])) + ")"
-    follow_stages(con, t.entity, t.action, stages, params[:4])
+    stage_rows = "(SELECT " + ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(columns[:4])) + ")"
+    stages.follow(con, t.entity, t.action, stage_rows, params[:4])
+
+
+CHANGED = "coalesce(changed_at, created_at)"  # a record's last state change (its creation if none since)
+
+
+def _check_forward(con: duckdb.DuckDBPyConnection, entity: str, relation: str) -> None:
+    """Refuse records of `relation` (id, ts) whose `ts` is before their last change."""
+    table, key = TABLES[entity]
+    early = con.execute(
+        f"""SELECT t.id, t.ts, coalesce(e.changed_at, e.created_at) FROM {relation} t JOIN {table} e ON e.{key} = t.id
+            WHERE t.ts < coalesce(e.changed_at, e.created_at) ORDER BY t.id LIMIT 100"""
+    ).fetchall()
+    if early:
+        _raise_early(entity, early)
+
+
+def _raise_early(entity: str, early: list[tuple], what: str = "its last change") -> None:
+    failures = [
+        (rid, f"{entity} {rid}: at {ts:%Y-%m-%d %H:%M:%S} is before {what} ({last:%Y-%m-%d %H:%M:%S})")
+        for rid, ts, last in early
+    ]
+    head = (
+        failures[0][1] if len(failures) == 1 else f"{len(failures)} records: " + "; ".join(m for _, m in failures[:3])
+    )
+    raise ValidationError(
+        f"{head}: a record's history runs forward; give an at on or after that time",
+        field="at",
+        value=early[0][1],
+        failures=failures,
+    )
+
+
+def require_not_before(con: duckdb.DuckDBPyConnection, entity: str, source_sql: str, params: Sequence = ()) -> None:
+    """Refuse records made from others (source_sql selects the source id and the new record's ts)
+    dated before their source was created: a quote before its opportunity, say."""
+    table, key = TABLES[entity]
+    early = con.execute(
+        f"""SELECT s.id, s.ts, e.created_at FROM ({source_sql}) s JOIN {table} e ON e.{key} = s.id
+            WHERE s.ts < e.created_at ORDER BY s.id LIMIT 100""",
+        list(params),
+    ).fetchall()
+    if early:
+        _raise_early(entity, early, f"the creation of {entity}")
 
 
 def require(con: duckdb.DuckDBPyConnection, entity: str, action: str, ids: Sequence[int] | np.ndarray) -> None:
@@ -448,7 +486,7 @@ def record_creation(
 ) -> None:
     """Append the creation events for new records. source_sql selects (id, state, status, ts)."""
     actor = check.text(actor, "actor")
-    follows = (entity, "create") in STAGE_COLUMNS or entity == "lead"
+    follows = stages.follows(entity, "create")
     if follows:  # lead_stages needs the new records too: materialize them once
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _created AS
@@ -468,7 +506,7 @@ def record_creation(
         args,
     )
     if follows:
-        follow_stages(con, entity, "create", "_created")
+        stages.follow(con, entity, "create", "_created")
 
 
 def created(
@@ -483,77 +521,5 @@ def created(
 ) -> None:
     """record_creation for one record whose values the caller holds: its event goes to `journal`."""
     journal.add(entity, record, "create", None, None, state, status, at, actor)
-    if (entity, "create") in STAGE_COLUMNS or entity == "lead":
-        follow_stages(con, entity, "create", None, {"id": record, "ts": at, "to_state": state, "to_status": status})
-
-
-def follow_stages(
-    con: duckdb.DuckDBPyConnection,
-    entity: str,
-    action: str,
-    relation: str | None,
-    params: Sequence[object] | Mapping[str, object] | None = None,
-) -> None:
-    """Keep lead_stages current after `action` on the records of `relation` (id, ts, to_state, to_status).
-
-    relation: a table name, or a parenthesized SELECT whose bound values are `params`; or None
-    for one record whose id, ts, to_state and to_status are the `params` mapping (point statements).
-    """
-    one = relation is None
-    r = {c: (f"${c}" if one else f"r.{c}") for c in ("id", "ts", "to_state", "to_status")}
-    if (entity, action) == ("lead", "create"):
-        source = "leads l WHERE l.lead_id = $id" if one else f"{relation} r JOIN leads l ON l.lead_id = r.id"
-        _run(
-            con,
-            f"""INSERT INTO lead_stages (lead_id, owner, source, state, status, created_at)
-                SELECT l.lead_id, l.owner, l.source, l.state, l.status, l.created_at FROM {source}""",
-            params,
-        )
-        return
-    stamp = STAGE_COLUMNS.get((entity, action))
-    sets = []
-    if stamp:
-        column, rule = stamp
-        sets.append(
-            f"{column} = NULL"
-            if rule == "clear"
-            else f"{column} = {r['ts']}"
-            if rule == "set"
-            else f"{column} = coalesce(least(lead_stages.{column}, {r['ts']}), {r['ts']})"
-        )
-    if entity == "lead":
-        sets += [
-            f"state = {r['to_state']}",
-            f"status = {r['to_status']}",
-            "opportunity_id = l.opportunity_id",
-            "account_id = l.account_id",
-        ]
-        source = (
-            "leads l WHERE l.lead_id = $id AND lead_stages.lead_id = $id"
-            if one
-            else f"{relation} r JOIN leads l ON l.lead_id = r.id WHERE lead_stages.lead_id = r.id"
-        )
-        _run(con, f"UPDATE lead_stages SET {', '.join(sets)} FROM {source}", params)
-        return
-    if not sets:
-        return
-    table, key = TABLES[entity]
-    paid = f" AND {r['to_state']} = 'paid'" if (entity, action) == ("invoice", "record_payment") else ""
-    if entity == "opportunity":
-        source = (
-            f" WHERE lead_stages.opportunity_id = $id{paid}"
-            if one
-            else f" FROM {relation} r WHERE lead_stages.opportunity_id = r.id{paid}"
-        )
-    elif one:
-        source = f" FROM {table} e WHERE e.{key} = $id AND lead_stages.opportunity_id = e.opportunity_id{paid}"
-    else:
-        source = f" FROM {relation} r JOIN {table} e ON e.{key} = r.id WHERE lead_stages.opportunity_id = e.opportunity_id{paid}"
-    _run(con, f"UPDATE lead_stages SET {', '.join(sets)}{source}", params)
-
-
-def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | Mapping[str, object] | None) -> None:
-    """Execute with positional params, or with the named ones the statement uses."""
-    if isinstance(params, Mapping):
-        params = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
-    con.execute(sql, params if params else [])
+    if stages.follows(entity, "create"):
+        stages.follow(con, entity, "create", None, {"id": record, "ts": at, "to_state": state, "to_status": status})

@@ -204,7 +204,7 @@ def _values_of(value: object, name: str) -> tuple | None:
         if name == "account" and isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_):
             out.append(check.ident(v, name))
         elif isinstance(v, str) and v.strip():
-            out.append(v.strip())
+            out.append(check.text(v, name))  # trimmed; a lone surrogate is refused
         else:
             kind = "an account id or name" if name == "account" else "text"
             raise ValidationError(f"{name} values must be {kind}, got {v!r}", field=name, value=v)
@@ -245,8 +245,7 @@ def _scope(
 
 
 def _run(db: Database, sql: str, params: list) -> pd.DataFrame:
-    if not isinstance(db, Database):
-        raise ValidationError(f"db must be a salespipe Database (sp.connect()), got {type(db).__name__}", field="db")
+    check.database(db)
     with db.connection(read_only=True) as con:
         return con.execute(sql, params).df()
 

@@ -31,11 +31,11 @@ def create(
     actor: str | None = None,
 ) -> int:
     """Create an open opportunity that did not come from a lead (leads.qualify makes the others)."""
+    db = check.database(db)
     topic = check.text(topic, "topic", required=True)
     owner, source = check.text(owner, "owner"), check.text(source, "source")
     estimated_value = check.money(estimated_value, "estimated_value", optional=True)
-    if isinstance(probability, bool) or not isinstance(probability, int) or not 0 <= probability <= 100:
-        raise ValidationError(f"probability must be an integer 0-100, got {probability!r}", field="probability")
+    probability = check.probability(probability)
     at = check.timestamp(at)
     with db.transaction() as con:
         for name, value, table in (("account_id", account_id, "accounts"), ("contact_id", contact_id, "contacts")):
@@ -80,6 +80,7 @@ def close_won(
     actual_value defaults to the estimated value. An opportunity with open quotes is won by
     ordering one of them (quotes.create_order), so that the order and the quote agree.
     """
+    db = check.database(db)
     opportunity = check.ident(opportunity, "opportunity")
     value = None if actual_value is None else [check.money(actual_value, "actual_value")]
     close_won_many(db, [opportunity], actual_value=value, at=at, actor=actor, note=note)
@@ -95,6 +96,7 @@ def close_won_many(
     note: str | None = None,
 ) -> None:
     """Close many open opportunities as won; actual_value is None (estimated values) or one per id."""
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     if actual_value is not None:
         if isinstance(actual_value, str) or not isinstance(actual_value, Iterable):
@@ -135,7 +137,7 @@ def _close_won(
     actor: str | None,
     note: str | None = None,
     journal: machine.Journal | None = None,
-    current: dict[int, tuple[str, str]] | None = None,
+    current: dict[int, tuple[str, str, object]] | None = None,
 ) -> None:
     if actual_value is None:
         actual_value = [None] * len(ids)
@@ -174,6 +176,7 @@ def close_lost(
     note: str | None = None,
 ) -> None:
     """Close an open opportunity as lost (out_sold or canceled); its open quotes close as lost."""
+    db = check.database(db)
     opportunity = check.ident(opportunity, "opportunity")
     close_lost_many(db, [opportunity], reason=reason, competitor=competitor, at=at, actor=actor, note=note)
 
@@ -189,6 +192,7 @@ def close_lost_many(
     note: str | None = None,
 ) -> None:
     """Close many open opportunities as lost; reason and competitor are one for all or one per id."""
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     reason = check.choices(reason, "reason", LOST_REASONS, len(ids))
     if competitor is None or isinstance(competitor, str) or not isinstance(competitor, Iterable):
@@ -235,7 +239,7 @@ def close_open_quotes(
         else "q.opportunity_id IN (SELECT unnest(?::BIGINT[]))"
     )
     rows = con.execute(
-        f"""SELECT q.quote_id, q.opportunity_id, q.state, q.status FROM quotes q
+        f"""SELECT q.quote_id, q.opportunity_id, q.state, q.status, coalesce(q.changed_at, q.created_at) FROM quotes q
             WHERE {among} AND q.state IN ('draft', 'active') AND NOT list_contains(?::BIGINT[], q.quote_id)
             ORDER BY q.quote_id""",
         [opps.tolist(), [int(k) for k in keep]],
@@ -253,7 +257,7 @@ def close_open_quotes(
             stamp="closed_at",
             checked=True,  # selected by state just above
             journal=journal,
-            current={quote: (state, status) for quote, _, state, status in rows},
+            current={quote: (state, status, changed) for quote, _, state, status, changed in rows},
         )
 
 
@@ -261,6 +265,7 @@ def reopen(
     db: Database, opportunity: int, *, at: object = None, actor: str | None = None, note: str | None = None
 ) -> None:
     """Reopen a lost opportunity (in_progress). Its closed quotes stay closed; revise one to go on."""
+    db = check.database(db)
     opportunity = check.ident(opportunity, "opportunity")
     with db.transaction() as con:
         machine.apply(
@@ -277,6 +282,7 @@ def reopen(
 
 def set_probability(db: Database, opportunity: int, probability: int) -> None:
     """Set the win probability (0-100) of an open opportunity, as the salesperson judges it."""
+    db = check.database(db)
     set_probability_many(db, [check.ident(opportunity, "opportunity")], probability)
 
 
@@ -285,13 +291,12 @@ def set_probability_many(db: Database, ids: Sequence[int] | np.ndarray, probabil
 
     A field edit, not a state change (no event); closed opportunities are read-only.
     """
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     values = np.asarray([probability] * len(ids) if np.ndim(probability) == 0 else list(probability), dtype=object)
     if len(values) != len(ids):
         raise ValidationError(f"probability has {len(values)} values for {len(ids)} ids", field="probability")
-    for v in set(values.tolist()):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 0 <= v <= 100:
-            raise ValidationError(f"probability must be an integer 0-100, got {v!r}", field="probability", value=v)
+    values = np.asarray([check.probability(v) for v in values.tolist()], dtype=object)
     with db.transaction() as con:
         closed = first(
             con.execute(

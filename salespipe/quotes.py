@@ -53,45 +53,6 @@ def _line_frame(lines: Iterable[LineSpec]) -> pd.DataFrame:
     )
 
 
-def _insert_lines(con: duckdb.DuckDBPyConnection, relation: str) -> None:
-    """Price and insert lines from `relation` (quote_id, line_no, sku, quantity, discount, tax).
-
-    Prices come from each quote's price list; a SKU not on it, a quantity <= 0, a negative
-    discount or tax, or a discount above the line's base is a ValidationError naming the line.
-    """
-    src = f"""SELECT r.*, i.unit_price, p.sku IS NOT NULL AS known,
-                     round(r.quantity::DECIMAL(38,4) * i.unit_price, 2) AS base
-              FROM {relation} r JOIN quotes q ON q.quote_id = r.quote_id
-              LEFT JOIN products p ON p.sku = r.sku
-              LEFT JOIN price_list_items i ON i.price_list_id = q.price_list_id AND i.sku = r.sku"""
-    bad = con.execute(
-        f"""SELECT quote_id, line_no, sku,
-                   CASE WHEN NOT known THEN 'sku ' || sku || ' is not in the catalog (catalog.add_product)'
-                        WHEN unit_price IS NULL THEN 'sku ' || sku || ' is not on the quote''s price list (catalog.set_price)'
-                        WHEN quantity IS NULL OR quantity <= 0 THEN 'quantity must be greater than 0'
-                        WHEN discount < 0 THEN 'discount must not be negative'
-                        WHEN tax < 0 THEN 'tax must not be negative'
-                        WHEN base >= 1000000000000 THEN 'quantity ' || quantity || ' x unit price ' || unit_price
-                             || ' is too large for one line (the limit is 1,000,000,000,000.00)'
-                        ELSE 'discount ' || discount || ' is more than the line base ' || base END AS problem
-            FROM ({src})
-            WHERE NOT known OR unit_price IS NULL OR quantity IS NULL OR quantity <= 0
-               OR discount < 0 OR tax < 0 OR discount > base OR base >= 1000000000000
-            ORDER BY quote_id, line_no LIMIT 100"""
-    ).fetchall()
-    if bad:
-        q, no, sku, problem = bad[0]
-        field = "sku" if "sku " in problem else problem.split()[0]
-        raise ValidationError(
-            f"quote {q} line {no}: {problem}", field=field, value=sku, failures=[(q, no, p) for q, no, _, p in bad]
-        )
-    con.execute(
-        f"""INSERT INTO quote_lines (quote_line_id, quote_id, line_no, sku, quantity, unit_price, discount, tax)
-            SELECT {new_id("quote_lines", "quote_line_id", "quote_id, line_no")}, quote_id, line_no, sku, quantity, unit_price, discount, tax
-            FROM ({src}) ORDER BY quote_id, line_no"""
-    )
-
-
 def create(
     db: Database,
     opportunity: int,
@@ -108,6 +69,7 @@ def create(
 
     lines: (sku, quantity[, discount[, tax]]) tuples or dicts. Returns the quote id.
     """
+    db = check.database(db)
     opportunity = check.ident(opportunity, "opportunity")
     header = pd.DataFrame(
         {
@@ -125,6 +87,10 @@ def create(
     return int(create_many(db, header, line_frame, at=at, actor=actor)[0])
 
 
+QUOTE_COLUMNS = ("opportunity_id", "discount_pct", "discount_amount", "freight", "price_list_id", "created_at")
+LINE_COLUMNS = ("quote", "sku", "quantity", "discount", "tax")
+
+
 def create_many(
     db: Database,
     quotes: pd.DataFrame,
@@ -137,47 +103,20 @@ def create_many(
 
     quotes: opportunity_id and optionally discount_pct, discount_amount, freight, price_list_id,
     created_at. lines: quote (the row position in `quotes`), sku, quantity, optionally discount, tax.
+    Every value is checked as `create` checks it; if any is refused nothing is created and the
+    ValidationError's `failures` lists (row, field, message) for each (line rows as "lines[i]").
     """
-    if not isinstance(quotes, pd.DataFrame) or "opportunity_id" not in quotes.columns:
-        raise ValidationError("quotes must be a DataFrame with an opportunity_id column", field="quotes")
-    n = len(quotes)
-    if n == 0:
+    db = check.database(db)
+    head, body, problems = _prepare(quotes, lines, at)
+    actor = check.text(actor, "actor")
+    if problems:
+        row, field, message = problems[0]
+        more = f" ({len(problems)} problems; see .failures)" if len(problems) > 1 else ""
+        where = f"{row}: " if isinstance(row, str) else f"quote row {row}: " if len(head) > 1 else ""
+        raise ValidationError(f"{where}{message}{more}", field=field, failures=problems[:1000])
+    if len(head) == 0:
         return np.array([], dtype=np.int64)
-    head = pd.DataFrame({"_row": np.arange(n), "opportunity_id": _int_column(quotes, "opportunity_id")})
-    for col in ("discount_pct", "discount_amount", "freight"):
-        head[col] = quotes[col].map(str).to_numpy(dtype=object) if col in quotes.columns else "0"
-    head["price_list_id"] = (
-        quotes["price_list_id"].astype("Int64").array
-        if "price_list_id" in quotes.columns
-        else pd.array([None] * n, dtype="Int64")
-    )
-    if "created_at" in quotes.columns:
-        head["created_at"] = machine.at_column(quotes["created_at"], n)
-    else:
-        ts = machine.at_column(at, n)
-        head["created_at"] = ts if np.ndim(ts) else [ts] * n
-    if lines is None:
-        lines = pd.DataFrame({"quote": [], "sku": [], "quantity": []})
-    missing = {"quote", "sku", "quantity"} - set(lines.columns)
-    if missing:
-        raise ValidationError(f"lines needs columns quote, sku, quantity; missing {sorted(missing)}", field="lines")
-    bad_sku = [i for i, v in enumerate(lines["sku"]) if not isinstance(v, str) or not v.strip()]
-    if bad_sku:
-        value = lines["sku"].iloc[bad_sku[0]]
-        raise ValidationError(f"lines row {bad_sku[0]}: sku must be text, got {value!r}", field="sku", value=value)
-    body = pd.DataFrame(
-        {
-            "quote": _int_column(lines, "quote"),
-            "sku": lines["sku"].to_numpy(dtype=object),
-            "quantity": lines["quantity"].map(str).to_numpy(dtype=object),
-            "discount": lines["discount"].map(str).to_numpy(dtype=object) if "discount" in lines.columns else "0",
-            "tax": lines["tax"].map(str).to_numpy(dtype=object) if "tax" in lines.columns else "0",
-        }
-    )
-    if len(body) and (body["quote"].min() < 0 or body["quote"].max() >= n):
-        raise ValidationError("lines.quote must be a row position in quotes", field="quote")
     with db.transaction() as con, registered(con, "_quote_in", head), registered(con, "_quote_lines_in", body):
-        _check_numbers(con)
         _check_open_opportunities(con, "SELECT DISTINCT opportunity_id FROM _quote_in")
         bad_pl = first(
             con.execute(
@@ -187,6 +126,7 @@ def create_many(
         )
         if bad_pl:
             raise NotFound("price list", bad_pl[0])
+        machine.require_not_before(con, "opportunity", "SELECT opportunity_id AS id, created_at AS ts FROM _quote_in")
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _quote_new AS
                SELECT {new_id("quotes", "quote_id", "i._row")} AS quote_id, i._row, i.opportunity_id,
@@ -205,12 +145,13 @@ def create_many(
         con.execute(
             """CREATE OR REPLACE TEMP VIEW _quote_lines_src AS
                SELECT n.quote_id, row_number() OVER (PARTITION BY l.quote ORDER BY l._pos)::INTEGER AS line_no, l.sku,
-                      TRY_CAST(l.quantity AS DECIMAL(18,4)) AS quantity,
-                      TRY_CAST(l.discount AS DECIMAL(18,2)) AS discount, TRY_CAST(l.tax AS DECIMAL(18,2)) AS tax
+                      l.quantity::DECIMAL(18,4) AS quantity, l.discount::DECIMAL(18,2) AS discount,
+                      l.tax::DECIMAL(18,2) AS tax
                FROM (SELECT *, row_number() OVER () AS _pos FROM _quote_lines_in) l
                JOIN _quote_new n ON n._row = l.quote"""
         )
-        _insert_lines(con, "_quote_lines_src")
+        documents.insert_lines(con, "_quote_lines_src")
+        documents.check_sane(con, "SELECT quote_id FROM _quote_new")
         machine.record_creation(
             con,
             "quote",
@@ -222,51 +163,75 @@ def create_many(
     return np.asarray(ids, dtype=np.int64)
 
 
-def _int_column(frame: pd.DataFrame, column: str) -> np.ndarray:
-    try:
-        return frame[column].to_numpy(dtype=np.int64)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{column} must hold integer ids, no blanks", field=column) from None
+def _prepare(
+    quotes: pd.DataFrame, lines: pd.DataFrame | None, at: object
+) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple]]:
+    """The header and line frames checked value by value with `create`'s checks, and the failures."""
+    if not isinstance(quotes, pd.DataFrame) or "opportunity_id" not in quotes.columns:
+        raise ValidationError("quotes must be a DataFrame with an opportunity_id column", field="quotes")
+    if lines is None:
+        lines = pd.DataFrame({"quote": [], "sku": [], "quantity": []})
+    if not isinstance(lines, pd.DataFrame):
+        raise ValidationError("lines must be a DataFrame with quote, sku and quantity columns", field="lines")
+    for frame, allowed, name in ((quotes, QUOTE_COLUMNS, "quote"), (lines, LINE_COLUMNS, "line")):
+        unknown = sorted(map(str, set(frame.columns) - set(allowed)))
+        if unknown:
+            raise ValidationError(
+                f"unknown {name} columns: {', '.join(unknown)}; allowed: {', '.join(allowed)}", field=unknown[0]
+            )
+    missing = {"quote", "sku", "quantity"} - set(lines.columns)
+    if missing:
+        raise ValidationError(f"lines needs columns quote, sku, quantity; missing {sorted(missing)}", field="lines")
+    n = len(quotes)
+    problems: list[tuple] = []
 
+    def column(frame: pd.DataFrame, name: str, fn, default: object = None) -> list:
+        if name not in frame.columns:
+            return [default] * len(frame)
+        values, bad = check.each(frame[name].tolist(), name, fn)
+        problems.extend(bad if frame is quotes else [(f"lines[{r}]", f, m) for r, f, m in bad])
+        return values
 
-def _check_numbers(con: duckdb.DuckDBPyConnection) -> None:
-    """Header and line numbers of a bulk quote: parse, range and cents."""
-    bad = con.execute(
-        """SELECT 'discount_pct', _row, discount_pct FROM _quote_in
-               WHERE TRY_CAST(discount_pct AS DECIMAL(18,6)) IS NULL OR discount_pct::DECIMAL(18,6) NOT BETWEEN 0 AND 100
-                  OR discount_pct::DECIMAL(18,6) <> round(discount_pct::DECIMAL(18,6), 4)
-           UNION ALL SELECT 'discount_amount', _row, discount_amount FROM _quote_in
-               WHERE TRY_CAST(discount_amount AS DECIMAL(38,6)) IS NULL OR discount_amount::DECIMAL(38,6) < 0
-                  OR discount_amount::DECIMAL(38,6) <> round(discount_amount::DECIMAL(38,6), 2)
-           UNION ALL SELECT 'freight', _row, freight FROM _quote_in
-               WHERE TRY_CAST(freight AS DECIMAL(38,6)) IS NULL OR freight::DECIMAL(38,6) < 0
-                  OR freight::DECIMAL(38,6) <> round(freight::DECIMAL(38,6), 2)
-           UNION ALL SELECT 'quantity', quote, quantity FROM _quote_lines_in
-               WHERE TRY_CAST(quantity AS DECIMAL(38,6)) IS NULL OR quantity::DECIMAL(38,6) <= 0
-                  OR quantity::DECIMAL(38,6) <> round(quantity::DECIMAL(38,6), 4)
-           UNION ALL SELECT 'discount', quote, discount FROM _quote_lines_in
-               WHERE TRY_CAST(discount AS DECIMAL(38,6)) IS NULL OR discount::DECIMAL(38,6) < 0
-                  OR discount::DECIMAL(38,6) <> round(discount::DECIMAL(38,6), 2)
-           UNION ALL SELECT 'tax', quote, tax FROM _quote_lines_in
-               WHERE TRY_CAST(tax AS DECIMAL(38,6)) IS NULL OR tax::DECIMAL(38,6) < 0
-                  OR tax::DECIMAL(38,6) <> round(tax::DECIMAL(38,6), 2)
-           LIMIT 100"""
-    ).fetchall()
-    if bad:
-        field, row, value = bad[0]
-        raise ValidationError(
-            f"quote row {row}: {field} {value!r} must be a non-negative number"
-            + (
-                " from 0 to 100 with at most 4 decimals"
-                if field == "discount_pct"
-                else " with at most 2 decimals"
-                if field != "quantity"
-                else " > 0 with at most 4 decimals"
+    def zero_if_missing(fn):
+        return lambda v, f: Decimal(0) if check.missing(v) else fn(v, f)
+
+    head = pd.DataFrame({"_row": np.arange(n, dtype=np.int64)})
+    head["opportunity_id"] = pd.array(column(quotes, "opportunity_id", check.ident), dtype="Int64")
+    head["discount_pct"] = pd.Series(
+        column(quotes, "discount_pct", zero_if_missing(check.percent), Decimal(0)), dtype=object
+    )
+    for name in ("discount_amount", "freight"):
+        head[name] = pd.Series(column(quotes, name, zero_if_missing(check.money), Decimal(0)), dtype=object)
+    head["price_list_id"] = pd.array(
+        column(quotes, "price_list_id", lambda v, f: None if check.missing(v) else check.ident(v, f)), dtype="Int64"
+    )
+    if "created_at" in quotes.columns:
+        head["created_at"], bad = check.timestamp_column(quotes["created_at"], "created_at")
+        problems.extend(bad)
+    else:
+        ts = machine.at_column(at, n)
+        head["created_at"] = ts if np.ndim(ts) else [ts] * n
+
+    def position(value: object, field: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value < n:
+            raise ValidationError(
+                f"{field} must be a row position in quotes (0 to {n - 1}), got {value!r}", field=field
+            )
+        return int(value)
+
+    body = pd.DataFrame(
+        {
+            "quote": pd.array(column(lines, "quote", position), dtype="Int64"),
+            "sku": pd.Series(
+                column(lines, "sku", lambda v, f: check.text(v, f, required=True, max_len=64)), dtype=object
             ),
-            field=field,
-            value=value,
-            failures=bad,
-        )
+            "quantity": pd.Series(column(lines, "quantity", check.quantity), dtype=object),
+            "discount": pd.Series(column(lines, "discount", zero_if_missing(check.money), Decimal(0)), dtype=object),
+            "tax": pd.Series(column(lines, "tax", zero_if_missing(check.money), Decimal(0)), dtype=object),
+        }
+    )
+    problems.sort(key=lambda p: (1, int(p[0][6:-1])) if isinstance(p[0], str) else (0, p[0]))  # quotes, then lines
+    return head, body, problems
 
 
 def _check_open_opportunities(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list | None = None) -> None:
@@ -309,6 +274,7 @@ def add_line(
     tax: Decimal | int | str = 0,
 ) -> int:
     """Add a line to a draft quote at its price-list price; returns the line number."""
+    db = check.database(db)
     quote = check.ident(quote, "quote")
     frame = _line_frame([(sku, quantity, discount, tax)])
     with db.transaction() as con:
@@ -319,12 +285,14 @@ def add_line(
         frame.insert(0, "quote_id", quote)
         frame.insert(1, "line_no", line_no)
         with registered(con, "_line_in", frame):
-            _insert_lines(con, "_line_in")
+            documents.insert_lines(con, "_line_in")
+        documents.check_sane(con, "SELECT ?::BIGINT", [quote], doing=f"adding line {line_no}")
     return int(line_no)
 
 
 def remove_line(db: Database, quote: int, line_no: int) -> None:
     """Remove a line from a draft quote."""
+    db = check.database(db)
     quote, line_no = check.ident(quote, "quote"), check.ident(line_no, "line_no")
     with db.transaction() as con:
         _draft(con, quote)
@@ -333,6 +301,7 @@ def remove_line(db: Database, quote: int, line_no: int) -> None:
         ).fetchall()
         if not found:
             raise NotFound(f"line of quote {quote}", line_no)
+        documents.check_sane(con, "SELECT ?::BIGINT", [quote], doing=f"removing line {line_no}")
 
 
 def update(
@@ -344,6 +313,7 @@ def update(
     freight: Decimal | int | str | None = None,
 ) -> None:
     """Change the quote-level discount or freight of a draft quote (None leaves a value as it is)."""
+    db = check.database(db)
     quote = check.ident(quote, "quote")
     values = {}
     if discount_pct is not None:
@@ -357,10 +327,12 @@ def update(
         if values:
             sets = ", ".join(f"{k} = ?" for k in values)
             con.execute(f"UPDATE quotes SET {sets} WHERE quote_id = ?", [*values.values(), quote])
+            documents.check_sane(con, "SELECT ?::BIGINT", [quote])
 
 
 def lines(db: Database, quote: int) -> pd.DataFrame:
     """The lines of a quote with base, amount and extended per line."""
+    db = check.database(db)
     quote = check.ident(quote, "quote")
     return db.sql(
         """SELECT l.line_no, l.sku, p.name, l.quantity, l.unit_price, l.base, l.discount, l.amount, l.tax, l.extended
@@ -371,6 +343,7 @@ def lines(db: Database, quote: int) -> pd.DataFrame:
 
 def totals(db: Database, quote: int) -> QuoteTotals:
     """detail, discount, pre_freight, freight, tax and total of a quote, as exact decimals."""
+    db = check.database(db)
     quote = check.ident(quote, "quote")
     with db.connection(read_only=True) as con:
         return documents.totals(con, "quote", quote)
@@ -378,6 +351,7 @@ def totals(db: Database, quote: int) -> QuoteTotals:
 
 def activate(db: Database, quote: int, *, at: object = None, actor: str | None = None) -> None:
     """Activate a draft quote: its prices are locked and it can be ordered, closed or revised."""
+    db = check.database(db)
     activate_many(db, [check.ident(quote, "quote")], at=at, actor=actor)
 
 
@@ -385,6 +359,7 @@ def activate_many(
     db: Database, ids: Sequence[int] | np.ndarray, *, at: object = None, actor: str | None = None
 ) -> None:
     """Activate many draft quotes; a quote without lines cannot be activated."""
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     with db.transaction() as con:
         machine.require(con, "quote", "activate", ids)
@@ -402,11 +377,13 @@ def activate_many(
         _check_open_opportunities(
             con, "SELECT opportunity_id FROM quotes WHERE quote_id IN (SELECT unnest(?::BIGINT[]))", [ids]
         )
+        documents.check_sane(con, "SELECT unnest(?::BIGINT[])", [ids], doing="activating")
         machine.apply(con, "quote", "activate", ids, at=at, actor=actor, stamp="activated_at")
 
 
 def revise(db: Database, quote: int, *, at: object = None, actor: str | None = None) -> int:
     """Close an active (or lost/canceled) quote as revised; return the id of the new draft revision."""
+    db = check.database(db)
     return int(revise_many(db, [check.ident(quote, "quote")], at=at, actor=actor)[0])
 
 
@@ -414,6 +391,7 @@ def revise_many(
     db: Database, ids: Sequence[int] | np.ndarray, *, at: object = None, actor: str | None = None
 ) -> np.ndarray:
     """Revise many quotes; returns the new draft ids in the order given."""
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     at = machine.at_column(at, len(ids))
     frame = pd.DataFrame({"source_id": np.asarray(ids, dtype=np.int64), "_row": np.arange(len(ids))})
@@ -457,6 +435,7 @@ def close(
     note: str | None = None,
 ) -> None:
     """Close an active (or draft) quote as lost or canceled. It can still be revised later."""
+    db = check.database(db)
     close_many(db, [check.ident(quote, "quote")], status=status, at=at, actor=actor, note=note)
 
 
@@ -470,6 +449,7 @@ def close_many(
     note: str | None = None,
 ) -> None:
     """Close many quotes as lost or canceled (one status for all, or one per quote)."""
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     status = check.choices(status, "status", CLOSE_STATUSES, len(ids))
     with db.transaction() as con:
@@ -483,6 +463,7 @@ def create_order(db: Database, quote: int, *, at: object = None, actor: str | No
 
     The opportunity's actual value becomes the quote total. Returns the order id.
     """
+    db = check.database(db)
     quote = check.ident(quote, "quote")
     ts, actor = check.timestamp(at), check.text(actor, "actor")
     with db.transaction() as con:
@@ -497,7 +478,8 @@ def _create_order_one(con: duckdb.DuckDBPyConnection, quote: int, ts: object, ac
     row = first(
         con.execute(
             """SELECT q.state, q.status, q.opportunity_id, o.state, o.status, t.total,
-                      q.price_list_id, q.discount_pct, q.discount_amount, q.freight FROM quotes q
+                      q.price_list_id, q.discount_pct, q.discount_amount, q.freight,
+                      coalesce(q.changed_at, q.created_at), coalesce(o.changed_at, o.created_at) FROM quotes q
                LEFT JOIN opportunities o ON o.opportunity_id = q.opportunity_id
                LEFT JOIN v_quote_totals t ON t.quote_id = q.quote_id WHERE q.quote_id = ?""",
             [quote],
@@ -513,7 +495,7 @@ def _create_order_one(con: duckdb.DuckDBPyConnection, quote: int, ts: object, ac
                                freight, created_at, state, status)
            VALUES ((SELECT coalesce(max(order_id), 0) + 1 FROM orders), ?, ?, ?, ?, ?, ?, ?, 'active', 'new')
            RETURNING order_id""",
-        [quote, opportunity, *row[6:], ts],
+        [quote, opportunity, *row[6:10], ts],
     ).fetchall()[0][0]
     _write_order_lines(con, (quote, order))
     journal = machine.Journal()
@@ -527,7 +509,7 @@ def _create_order_one(con: duckdb.DuckDBPyConnection, quote: int, ts: object, ac
         actor=actor,
         stamp="closed_at",
         journal=journal,
-        current={quote: (quote_state, quote_status)},
+        current={quote: (quote_state, quote_status, row[10])},
     )
     opportunities.close_open_quotes(
         con, [opportunity], ts, status="canceled", actor=actor, keep=[quote], journal=journal
@@ -539,7 +521,7 @@ def _create_order_one(con: duckdb.DuckDBPyConnection, quote: int, ts: object, ac
         at=ts,
         actor=actor,
         journal=journal,
-        current={opportunity: (opportunity_state, opportunity_status)},
+        current={opportunity: (opportunity_state, opportunity_status, row[11])},
     )
     journal.write(con)
     return int(order)
@@ -549,6 +531,7 @@ def create_order_many(
     db: Database, ids: Sequence[int] | np.ndarray, *, at: object = None, actor: str | None = None
 ) -> np.ndarray:
     """create_order for many active quotes (of different opportunities); returns order ids in order."""
+    db = check.database(db)
     ids = check.idents(ids, "ids")
     at = machine.at_column(at, len(ids))
     frame = pd.DataFrame({"source_id": np.asarray(ids, dtype=np.int64), "_row": np.arange(len(ids))})

@@ -23,6 +23,7 @@ def run(db: Database, *, say: Callable[[str], None] = print, start: dt.datetime 
     The history spans 45 days and ends by now: by default it starts 45 days ago, and a `start`
     that would date a step in the future is refused.
     """
+    db = check.database(db)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     t = check.timestamp(start) if start is not None else now - SPAN
     if t + SPAN > now:

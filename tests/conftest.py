@@ -17,6 +17,9 @@ import pytest
 import salespipe as sp
 
 T0 = dt.datetime(2024, 3, 1, 9, 0, 0)
+# Factories date what they build at EARLY, before T0: a record's history runs forward, so a test
+# may then move it at T0 (or now).
+EARLY = dt.datetime(2024, 1, 1, 8, 0, 0)
 _seq = itertools.count(1)
 
 
@@ -53,6 +56,7 @@ def make_lead(db, **kw) -> int:
         "source": "web",
         "owner": "maria",
         "estimated_value": Decimal("60000.00"),
+        "at": EARLY,
         **kw,
     }
     return sp.leads.create(db, **args)
@@ -60,7 +64,7 @@ def make_lead(db, **kw) -> int:
 
 def make_opportunity(db, **kw) -> int:
     """An open opportunity made by creating and qualifying a lead (kw go to the lead)."""
-    return sp.leads.qualify(db, make_lead(db, **kw)).opportunity_id
+    return sp.leads.qualify(db, make_lead(db, **kw), at=EARLY).opportunity_id
 
 
 def make_quote(db, opp: int | None = None, lines: list | None = None, **kw) -> int:
@@ -69,25 +73,25 @@ def make_quote(db, opp: int | None = None, lines: list | None = None, **kw) -> i
         opp = make_opportunity(db)
     if lines is None:
         lines = [(make_product(db), 1)]
-    return sp.quotes.create(db, opp, lines=lines, **kw)
+    return sp.quotes.create(db, opp, lines=lines, **{"at": EARLY, **kw})
 
 
 def make_active_quote(db, **kw) -> int:
     quote = make_quote(db, **kw)
-    sp.quotes.activate(db, quote)
+    sp.quotes.activate(db, quote, at=EARLY)
     return quote
 
 
 def make_order(db, **kw) -> int:
     """An active order, made by ordering a new active quote."""
-    return sp.quotes.create_order(db, make_active_quote(db, **kw))
+    return sp.quotes.create_order(db, make_active_quote(db, **kw), at=EARLY)
 
 
 def make_invoice(db, **kw) -> int:
     """An active invoice of a new fulfilled order."""
     order = make_order(db, **kw)
-    sp.orders.fulfill(db, order)
-    return sp.orders.create_invoice(db, order)
+    sp.orders.fulfill(db, order, at=EARLY)
+    return sp.orders.create_invoice(db, order, at=EARLY)
 
 
 # Bulk factories: n records in a handful of set-based calls (the bulk actions), for tests that
@@ -106,8 +110,8 @@ def make_opportunities(db, n: int) -> list[int]:
             "estimated_value": [Decimal("1000.00")] * n,
         }
     )
-    leads = sp.leads.create_many(db, frame)
-    result = sp.leads.qualify_many(db, leads).set_index("lead_id")
+    leads = sp.leads.create_many(db, frame, at=EARLY)
+    result = sp.leads.qualify_many(db, leads, at=EARLY).set_index("lead_id")
     return [int(result.loc[lead, "opportunity_id"]) for lead in leads]
 
 
@@ -116,22 +120,22 @@ def make_quotes(db, n: int, *, active: bool = False) -> list[int]:
     sku = make_product(db, unit_price=Decimal("11.00"))
     header = pd.DataFrame({"opportunity_id": make_opportunities(db, n)})
     lines = pd.DataFrame({"quote": range(n), "sku": sku, "quantity": 1})
-    quotes = [int(q) for q in sp.quotes.create_many(db, header, lines)]
+    quotes = [int(q) for q in sp.quotes.create_many(db, header, lines, at=EARLY)]
     if active:
-        sp.quotes.activate_many(db, quotes)
+        sp.quotes.activate_many(db, quotes, at=EARLY)
     return quotes
 
 
 def make_orders(db, n: int) -> list[int]:
     """n active orders of 11.00 each."""
-    return [int(o) for o in sp.quotes.create_order_many(db, make_quotes(db, n, active=True))]
+    return [int(o) for o in sp.quotes.create_order_many(db, make_quotes(db, n, active=True), at=EARLY)]
 
 
 def make_invoices(db, n: int) -> list[int]:
     """n active invoices of 11.00 each."""
     orders = make_orders(db, n)
-    sp.orders.fulfill_many(db, orders)
-    return [int(i) for i in sp.orders.create_invoice_many(db, orders)]
+    sp.orders.fulfill_many(db, orders, at=EARLY)
+    return [int(i) for i in sp.orders.create_invoice_many(db, orders, at=EARLY)]
 
 
 # -- reading the database --------------------------------------------------------------------

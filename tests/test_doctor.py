@@ -15,7 +15,8 @@ import pytest
 import salespipe as sp
 from salespipe import doctor, machine, walkthrough
 
-GENERATED = {f"{entity}_{kind}" for entity in machine.TABLES for kind in ("state_known", "state_matches_events")}
+KINDS = ("state_known", "state_matches_events", "events_in_time_order", "changed_at_matches_events")
+GENERATED = {f"{entity}_{kind}" for entity in machine.TABLES for kind in KINDS}
 
 # check -> [(what is broken, SQL statements, (entity, key of the record in `ids`) it is reported for)]
 # {names} in the SQL are filled from `ids`: the walkthrough's ids plus a few looked up below.
@@ -320,3 +321,24 @@ def test_the_summary_counts_violations_per_check(fresh):
     summary = doctor.summary(db).set_index("check")["violations"]
     assert summary["qualified_lead_links"] == 1
     assert summary.drop("qualified_lead_links").eq(0).all()
+
+
+@pytest.mark.parametrize("entity", list(machine.TABLES))
+def test_an_event_dated_before_the_one_before_it_is_reported(fresh, entity):
+    db, ids = fresh
+    record = ids[RECORD[entity]]
+    db.sql(
+        """UPDATE events SET "at" = "at" - INTERVAL 400 DAY
+           WHERE event_id = (SELECT max(event_id) FROM events WHERE entity = ? AND entity_id = ?)""",
+        [entity, record],
+    )
+    assert (entity, record) in _reported(db, f"{entity}_events_in_time_order")
+
+
+@pytest.mark.parametrize("entity", list(machine.TABLES))
+def test_a_changed_at_that_is_not_the_last_change_is_reported(fresh, entity):
+    db, ids = fresh
+    table, key = machine.TABLES[entity]
+    record = ids[RECORD[entity]]
+    db.sql(f"UPDATE {table} SET changed_at = TIMESTAMP '1999-01-01' WHERE {key} = ?", [record])
+    assert (entity, record) in _reported(db, f"{entity}_changed_at_matches_events")

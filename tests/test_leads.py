@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import T0, assert_refused, count, events, make_lead, new_events, record, state
+from conftest import EARLY, T0, assert_refused, count, events, make_lead, new_events, record, state
 
 import salespipe as sp
 
@@ -76,7 +76,7 @@ def test_create_converts_a_timezone_aware_time_to_utc(db):
 
 def test_create_without_at_stamps_the_current_utc_time(db):
     start = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    lead = make_lead(db)
+    lead = make_lead(db, at=None)
     end = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     assert start <= record(db, "leads", "lead_id", lead)["created_at"] <= end
 
@@ -96,10 +96,17 @@ def test_create_refuses_an_email_that_does_not_look_like_one(db, subtests):
 
 
 def test_create_refuses_an_estimated_value_that_is_not_a_non_negative_cent_amount(db, subtests):
-    for amount in [Decimal("-0.01"), Decimal("1.001"), "lots", float("nan")]:
+    for amount in [Decimal("-0.01"), Decimal("1.001"), "lots", Decimal("NaN"), float("inf"), "1,200", "12,345.678"]:
         with subtests.test(amount=amount):
             error = assert_refused(db, lambda amount=amount: make_lead(db, estimated_value=amount), sp.ValidationError)
             assert error.field == "estimated_value"
+
+
+def test_a_missing_estimated_value_is_none_however_it_is_written(db):
+    """None, a blank text box and NaN (how pandas writes a missing number) all mean: not given."""
+    for missing in (None, "", "   ", float("nan")):
+        lead = make_lead(db, estimated_value=missing)
+        assert record(db, "leads", "lead_id", lead)["estimated_value"] is None
 
 
 def test_create_refuses_a_status_outside_the_open_state(db):
@@ -253,7 +260,7 @@ def test_disqualify_many_refuses_a_reason_list_of_the_wrong_length(db):
 
 def test_reactivate_reopens_a_disqualified_lead_as_new(db):
     lead = make_lead(db)
-    sp.leads.disqualify(db, lead, reason="cannot_contact")
+    sp.leads.disqualify(db, lead, reason="cannot_contact", at=EARLY)
     before = len(events(db))
     sp.leads.reactivate(db, lead, at=T0)
     assert state(db, "lead", lead) == ("open", "new")

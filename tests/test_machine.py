@@ -13,6 +13,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 from conftest import (
+    EARLY,
     assert_refused,
     assert_unchanged,
     events,
@@ -147,25 +148,28 @@ def build(db, entity: str, sources: list[str]) -> list[int]:
         return [i for i, s in zip(ids, sources) if s in wanted]
 
     if entity == "lead":
-        ids = [int(i) for i in sp.leads.create_many(db, pd.DataFrame({"company": [f"Lead {i}" for i in range(n)]}))]
-        sp.leads.qualify_many(db, where("qualified:qualified"))
-        sp.leads.disqualify_many(db, where("disqualified:lost"))
+        ids = [
+            int(i)
+            for i in sp.leads.create_many(db, pd.DataFrame({"company": [f"Lead {i}" for i in range(n)]}), at=EARLY)
+        ]
+        sp.leads.qualify_many(db, where("qualified:qualified"), at=EARLY)
+        sp.leads.disqualify_many(db, where("disqualified:lost"), at=EARLY)
     elif entity == "opportunity":
         ids = make_opportunities(db, n)
-        sp.opportunities.close_won_many(db, where("won:won"))
-        sp.opportunities.close_lost_many(db, where("lost:out_sold"))
+        sp.opportunities.close_won_many(db, where("won:won"), at=EARLY)
+        sp.opportunities.close_lost_many(db, where("lost:out_sold"), at=EARLY)
     elif entity == "quote":
         ids = make_quotes(db, n)
-        sp.quotes.activate_many(db, [i for i, s in zip(ids, sources) if s != "draft:in_progress"])
-        sp.quotes.create_order_many(db, where("won:won"))
-        sp.quotes.close_many(db, where("closed:lost"), status="lost")
-        sp.quotes.close_many(db, where("closed:canceled"), status="canceled")
-        sp.quotes.revise_many(db, where("closed:revised"))
+        sp.quotes.activate_many(db, [i for i, s in zip(ids, sources) if s != "draft:in_progress"], at=EARLY)
+        sp.quotes.create_order_many(db, where("won:won"), at=EARLY)
+        sp.quotes.close_many(db, where("closed:lost"), status="lost", at=EARLY)
+        sp.quotes.close_many(db, where("closed:canceled"), status="canceled", at=EARLY)
+        sp.quotes.revise_many(db, where("closed:revised"), at=EARLY)
     elif entity == "order":
         ids = make_orders(db, n)
-        sp.orders.fulfill_many(db, where("fulfilled:complete", "invoiced:invoiced"))
-        sp.orders.create_invoice_many(db, where("invoiced:invoiced"))
-        sp.orders.cancel_many(db, where("canceled:no_money"))
+        sp.orders.fulfill_many(db, where("fulfilled:complete", "invoiced:invoiced"), at=EARLY)
+        sp.orders.create_invoice_many(db, where("invoiced:invoiced"), at=EARLY)
+        sp.orders.cancel_many(db, where("canceled:no_money"), at=EARLY)
     else:
         ids = make_invoices(db, n)  # one line of 1 x 11.00 each
         paying = where("active:partial", "paid:complete")
@@ -175,8 +179,8 @@ def build(db, entity: str, sources: list[str]) -> list[int]:
             if s in ("active:partial", "paid:complete")
         ]
         if paying:
-            sp.invoices.record_payments(db, pd.DataFrame({"invoice_id": paying, "amount": amounts}))
-        sp.invoices.cancel_many(db, where("canceled:canceled"))
+            sp.invoices.record_payments(db, pd.DataFrame({"invoice_id": paying, "amount": amounts}), at=EARLY)
+        sp.invoices.cancel_many(db, where("canceled:canceled"), at=EARLY)
     assert [":".join(state(db, entity, i)) for i in ids] == sources
     return ids
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from conftest import (
+    EARLY,
     T0,
     assert_refused,
     events,
@@ -195,7 +196,7 @@ def test_close_lost_closes_every_open_quote_as_lost_drafts_included(db):
     active = make_active_quote(db, opp=opp)
     draft = make_quote(db, opp=opp)
     revised = make_active_quote(db, opp=opp)
-    draft_rev2 = sp.quotes.revise(db, revised)
+    draft_rev2 = sp.quotes.revise(db, revised, at=EARLY)
     before = len(events(db))
     sp.opportunities.close_lost(db, opp, at=T1)
     for quote in (active, draft, draft_rev2):
@@ -262,7 +263,7 @@ def test_close_lost_many_refuses_competitors_of_the_wrong_length(db):
 def test_reopen_makes_a_lost_opportunity_open_again_and_leaves_its_quotes_closed(db):
     opp = make_opportunity(db)
     quote = make_quote(db, opp=opp)
-    sp.opportunities.close_lost(db, opp, competitor="Fabrikam")
+    sp.opportunities.close_lost(db, opp, competitor="Fabrikam", at=EARLY)
     before = len(events(db))
     sp.opportunities.reopen(db, opp, at=T1, actor="maria")
     row = record(db, "opportunities", "opportunity_id", opp)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pandas as pd
 from conftest import (
+    EARLY,
     assert_refused,
     count,
     events,
@@ -135,7 +136,7 @@ def test_create_invoice_copies_the_order_lines_and_marks_the_order_invoiced(db):
     order = make_order(
         db, lines=[(p1, 100, D("10.00"), D("2.00")), (p2, D("3.335"))], discount_pct=D("5"), freight=D("9.00")
     )
-    sp.orders.fulfill(db, order)
+    sp.orders.fulfill(db, order, at=EARLY)
     before = len(events(db))
     invoice = sp.orders.create_invoice(db, order, at=T1, actor="billing")
     row = record(db, "invoices", "invoice_id", invoice)
@@ -179,7 +180,7 @@ def test_create_invoice_of_an_unfulfilled_order_is_an_invalid_transition(db):
 
 def test_create_invoice_many_returns_invoice_ids_in_the_order_given_or_makes_none(db):
     a, b, c = make_orders(db, 3)
-    sp.orders.fulfill_many(db, [a, b])
+    sp.orders.fulfill_many(db, [a, b], at=EARLY)
     error = assert_refused(db, lambda: sp.orders.create_invoice_many(db, [a, b, c]), sp.InvalidTransition)
     assert [rid for rid, _ in error.failures] == [c]
     inv_b, inv_a = sp.orders.create_invoice_many(db, [b, a], at=T1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from conftest import T0, assert_refused, count, events, make_lead, new_events, record, state
 
 import salespipe as sp
@@ -126,6 +127,58 @@ SAME_COMPANY = [
     "Contoso Ltd Inc",
 ]
 OTHER_COMPANIES = ["Contoso Labs", "Contosos", "Fabrikam Ltd", "Con Toso", "Inc"]
+# Dotted legal suffixes read as undotted ones; Unicode whitespace and punctuation as their ASCII forms
+DOTTED = {
+    "Acme SA": ["Acme S.A.", "ACME s.a.", "Acme, S.A"],
+    "Acme LLC": ["Acme L.L.C.", "Acme, L.L.C"],
+    "Acme AG": ["Acme A.G."],
+    "Acme BV": ["Acme B.V.", "Acme b.v"],
+    "Acme NV": ["Acme N.V."],
+    "Acme SpA": ["Acme S.p.A.", "ACME S.P.A."],
+    "Acme PLC": ["Acme P.L.C.", "Acme p.l.c."],
+    "Acme GmbH & Co. KG": ["Acme GmbH & Co KG", "Acme"],
+    "O'Brien Ltd": ["O\u2019Brien Ltd", "O\u02bcBrien Ltd", "O'Brien\u00a0Ltd", "O'Brien\u2009\u2009Ltd."],
+    "Nestlé SA": ["Nestle S.A.", "NESTLÉ"],
+    "Contoso\u00a0Ltd": ["Contoso Ltd", "Contoso\u3000Ltd", "Contoso\u200b Ltd"],
+}
+
+
+@pytest.mark.parametrize(("name", "others"), DOTTED.items(), ids=list(DOTTED))
+def test_dotted_suffixes_and_unicode_punctuation_match_the_plain_name(db, name, others):
+    first = sp.leads.qualify(db, make_lead(db, company=name))
+    for other in others:
+        q = sp.leads.qualify(db, make_lead(db, company=other))
+        assert q.account_matched and q.account_id == first.account_id, other
+    assert count(db, "accounts") == 1
+
+
+def test_the_new_key_keeps_distinct_companies_apart(db):
+    names = ["Acme SA", "Acme Labs SA", "Acme Sao Paulo", "Booking.com", "Booking", "S.A. Holdings"]
+    for name in names:
+        sp.leads.qualify(db, make_lead(db, company=name))
+    assert count(db, "accounts") == len(names)  # Booking.com (key bookingcom) is not Booking either
+
+
+def test_existing_accounts_get_the_new_key_when_the_schema_migrates(tmp_path):
+    """An account made under the old key (dots as spaces) matches a new lead after migration 6."""
+    import duckdb
+
+    from salespipe import db as dbmod
+
+    path = tmp_path / "v5.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    for number, name, sql in dbmod.migrations():
+        if number <= 5:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+    con.execute("INSERT INTO accounts VALUES (1, 'Acme S.A.', company_key('Acme S.A.'), TIMESTAMP '2024-01-01', NULL)")
+    assert con.execute("SELECT name_key FROM accounts").fetchall() == [("acme s a",)]  # the old rule
+    con.close()
+    db = sp.connect(path)
+    assert db.sql("SELECT name_key FROM accounts")["name_key"].tolist() == ["acme"]
+    q = sp.leads.qualify(db, sp.leads.create(db, company="ACME SA", at="2024-01-02"), at="2024-01-02")
+    assert q.account_matched and q.account_id == 1
 
 
 def test_an_account_whose_name_matches_ignoring_case_punctuation_whitespace_and_suffixes_is_reused(db):
@@ -195,12 +248,42 @@ def test_qualify_without_creating_an_opportunity_still_qualifies_the_lead(db):
     assert [e["entity"] for e in events(db) if e["action"] != "create"] == ["lead"]
 
 
-def test_qualify_with_every_flag_off_only_closes_the_lead(db):
-    lead = make_lead(db)
-    q = sp.leads.qualify(db, lead, create_account=False, create_contact=False, create_opportunity=False)
-    assert (q.account_id, q.contact_id, q.opportunity_id) == (None, None, None)
-    assert count(db, "accounts") == count(db, "contacts") == count(db, "opportunities") == 0
-    assert state(db, "lead", lead) == ("qualified", "qualified")
+def test_qualify_that_would_link_nothing_is_refused(db):
+    """Every flag off, or only flags that have nothing to act on: the lead would be qualified into
+    nothing, which doctor flags. Refused (disqualify is the way to close a lead for nothing)."""
+    everything_off = dict(create_account=False, create_contact=False, create_opportunity=False)
+    person_only = make_lead(db, company=None)
+    company_only = make_lead(db, first_name=None, last_name=None)
+    for lead, flags in (
+        (make_lead(db), everything_off),
+        (person_only, dict(create_contact=False, create_opportunity=False)),
+        (company_only, dict(create_account=False, create_opportunity=False)),
+    ):
+        error = assert_refused(
+            db, lambda lead=lead, flags=flags: sp.leads.qualify(db, lead, **flags), sp.ValidationError
+        )
+        assert error.field == "create_opportunity" and "link it to nothing" in str(error) and "disqualify" in str(error)
+        assert state(db, "lead", lead) == ("open", "new")
+    error = assert_refused(
+        db,
+        lambda: sp.leads.qualify_many(db, [company_only, person_only], create_contact=False, create_opportunity=False),
+    )
+    assert [lead for lead, _ in error.failures] == [person_only]
+    q = sp.leads.qualify(db, company_only, create_contact=False, create_opportunity=False)  # an account is something
+    assert q.account_id is not None and (q.contact_id, q.opportunity_id) == (None, None)
+
+
+def test_a_lead_without_a_company_whose_email_matches_a_contact_says_which_account_took_the_deal(db):
+    first = sp.leads.qualify(db, make_lead(db, email="ada@contoso.com", company="Contoso Ltd"))
+    lead = make_lead(db, first_name="Ada", last_name="L.", email="ADA@contoso.com ", company=None)
+    q = sp.leads.qualify(db, lead)
+    assert q.contact_matched and q.contact_id == first.contact_id
+    assert q.account_matched and q.account_id == first.account_id  # the contact's account
+    assert record(db, "opportunities", "opportunity_id", q.opportunity_id)["account_id"] == first.account_id
+    assert record(db, "leads", "lead_id", lead)["account_id"] == first.account_id
+    assert count(db, "accounts") == 1
+    batch = sp.leads.qualify_many(db, [make_lead(db, email="ada@contoso.com", company=None)]).iloc[0]
+    assert bool(batch["account_matched"]) and int(batch["account_id"]) == first.account_id
 
 
 def test_skipping_the_contact_does_not_report_a_matching_contact(db):
@@ -251,7 +334,7 @@ def test_qualify_many_reuses_accounts_and_contacts_that_existed_before_the_batch
 
 def test_qualify_many_takes_one_time_per_lead(db):
     a, b = make_lead(db), make_lead(db)
-    times = [dt.datetime(2024, 1, 1), dt.datetime(2024, 2, 2)]
+    times = [dt.datetime(2024, 1, 2), dt.datetime(2024, 2, 2)]
     sp.leads.qualify_many(db, [a, b], at=times)
     assert record(db, "leads", "lead_id", a)["closed_at"] == times[0]
     assert record(db, "leads", "lead_id", b)["closed_at"] == times[1]

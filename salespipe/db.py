@@ -23,7 +23,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,25 +31,15 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import Busy, NotFound, ReadOnly, SalespipeError, ValidationError
+from .schema import SCHEMA_VERSION, NotASalespipeDatabase, migrate, migrations, too_new, version_of
+
+__all__ = ["SCHEMA_VERSION", "Database", "connect", "migrate", "migrations"]
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _HOLDER_RE = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 _READER_HINT = "would be able to open this database in read-only mode"
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
-
-
-def migrations() -> list[tuple[int, str, str]]:
-    """The schema migrations shipped with the package: (version, name, sql), in order."""
-    folder = resources.files("salespipe") / "sql" / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
-    return sorted(found)
-
-
-SCHEMA_VERSION = max(v for v, _, _ in migrations())
 
 
 def default_path() -> Path:
@@ -364,7 +353,7 @@ class Database:
             raise ValidationError("query must be a non-empty SQL string", field="query", value=query)
         try:
             statements = duckdb.extract_statements(query)
-        except (duckdb.Error, UnicodeError) as exc:
+        except (duckdb.Error, UnicodeError, TypeError) as exc:  # TypeError: text DuckDB cannot take (a surrogate)
             raise ValidationError(f"the SQL does not parse: {exc}", field="query", value=query) from None
         read_only = all(s.type == duckdb.StatementType.SELECT for s in statements)
         if self.read_only and not read_only:
@@ -387,83 +376,13 @@ class Database:
     def schema_version(self) -> int:
         """The schema version stored in the database (0 for an empty file)."""
         with self.connection(read_only=True) as con:
-            return _version(self, con)
+            return version_of(self.path, con)
 
     def close(self) -> None:
         """Release the in-memory database (file databases hold nothing between calls)."""
         if self._memory_con is not None:
             self._memory_con.close()
             self._memory_con = None
-
-
-def _stored_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The schema version in the attached file: 0 for an empty file; refuses a file that is not salespipe's."""
-    tables = [
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
-        ).fetchall()
-    ]
-    if "schema_version" not in tables:
-        if tables:
-            shown = ", ".join(sorted(tables)[:5]) + (" ..." if len(tables) > 5 else "")
-            raise NotASalespipeDatabase(
-                f"holds tables ({shown}) but no schema_version: it is a DuckDB file, but not a salespipe "
-                "database; give another path (a new file is created with the schema)"
-            )
-        return 0
-    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
-
-
-class NotASalespipeDatabase(ValidationError):
-    """A DuckDB file with tables of its own and no salespipe schema: never migrated into."""
-
-    def __init__(self, detail: str, path: str = "") -> None:
-        super().__init__(f"{path} {detail}".strip(), field="path", value=path or None)
-
-
-def _too_new(db: Database, version: int) -> SalespipeError:
-    return SalespipeError(
-        f"{db.path} has schema version {version}, newer than this salespipe understands "
-        f"({SCHEMA_VERSION}): upgrade salespipe (pip install -U salespipe) to open it"
-    )
-
-
-def _version(db: Database, con: duckdb.DuckDBPyConnection) -> int:
-    try:
-        return _stored_version(con)
-    except NotASalespipeDatabase as exc:
-        raise NotASalespipeDatabase(str(exc), db.path) from None
-
-
-def migrate(db: Database) -> int:
-    """Bring the schema up to this package's version; refuse a database from a newer one.
-
-    Runs in one write transaction; a migration that fails (objects in the file clash with the
-    schema) changes nothing and says so.
-    """
-    with db.transaction() as con:
-        version = _version(db, con)
-        if version > SCHEMA_VERSION:
-            raise _too_new(db, version)
-        if version == SCHEMA_VERSION:
-            return version
-        try:
-            if version == 0:
-                con.execute(
-                    "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
-                )
-            for number, name, sql in migrations():
-                if number > version:
-                    con.execute(sql)
-                    con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
-        except duckdb.Error as exc:
-            raise SalespipeError(
-                f"could not migrate {db.path} from schema version {version} to {SCHEMA_VERSION} "
-                f"({str(exc).splitlines()[0]}): the file holds objects that clash with salespipe's schema; "
-                "nothing was changed. Rename or drop them, or use another file"
-            ) from None
-        return SCHEMA_VERSION
 
 
 @contextmanager
@@ -525,7 +444,7 @@ def connect(
             if version == 0:
                 raise NotASalespipeDatabase("has no salespipe schema (an empty DuckDB file)", path)
             if version > SCHEMA_VERSION:
-                raise _too_new(db, version)
+                raise too_new(db, version)
             if version < SCHEMA_VERSION:
                 raise SalespipeError(
                     f"{path} has schema version {version}, older than this salespipe ({SCHEMA_VERSION}): open it "
@@ -539,7 +458,7 @@ def connect(
         if version == SCHEMA_VERSION:
             return db
         if version > SCHEMA_VERSION:
-            raise _too_new(db, version)
+            raise too_new(db, version)
     else:
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

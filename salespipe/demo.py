@@ -16,8 +16,10 @@ open, so the pipeline is real.
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -30,70 +32,18 @@ from .errors import ValidationError
 DEFAULT_END = dt.datetime(2026, 11, 1)
 DAY = np.timedelta64(1, "D")
 
-# source: (share of leads, qualification rate, win-rate factor)
-SOURCES = {
-    "web": (0.30, 0.36, 0.95),
-    "referral": (0.12, 0.62, 1.30),
-    "partner": (0.12, 0.55, 1.15),
-    "event": (0.16, 0.45, 1.00),
-    "ads": (0.18, 0.26, 0.80),
-    "cold_call": (0.12, 0.20, 0.70),
-}
-REGIONS = ("North America", "Europe", "Asia Pacific", "Latin America")
-COMPETITORS = ("Fabrikam", "Northwind Traders", "Tailspin Toys", "Wide World Importers", "Litware", "Proseware")
-DISQUALIFY_REASONS = ("lost", "cannot_contact", "no_longer_interested", "canceled")
 MIN_LEADS = 10  # fewer make no history worth the name
 MAX_LEADS = 100_000_000  # ~100 GB of history: far past what one machine here builds
-PRODUCTS = [
-    # sku, name, list price, typical quantity
-    ("LAPTOP-13", "13-inch ultrabook", "1099.00", 25),
-    ("LAPTOP-15", "15-inch laptop", "1299.00", 30),
-    ("LAPTOP-17", "17-inch workstation", "2399.00", 10),
-    ("DESKTOP-SFF", "Small form factor desktop", "849.00", 20),
-    ("DESKTOP-TWR", "Tower workstation", "1899.00", 8),
-    ("MONITOR-24", "24-inch monitor", "219.00", 40),
-    ("MONITOR-27", "27-inch 4K monitor", "429.00", 25),
-    ("MONITOR-34", "34-inch ultrawide", "749.00", 10),
-    ("DOCK-USB-C", "USB-C dock", "189.00", 30),
-    ("DOCK-TB4", "Thunderbolt 4 dock", "289.00", 15),
-    ("KEYBOARD-W", "Wireless keyboard", "59.00", 50),
-    ("MOUSE-W", "Wireless mouse", "39.00", 50),
-    ("HEADSET-BT", "Bluetooth headset", "129.00", 30),
-    ("WEBCAM-4K", "4K webcam", "159.00", 20),
-    ("TABLET-11", "11-inch tablet", "649.00", 15),
-    ("PHONE-PRO", "Business smartphone", "899.00", 20),
-    ("PRINTER-MF", "Multifunction printer", "549.00", 4),
-    ("ROUTER-WIFI7", "Wi-Fi 7 access point", "399.00", 6),
-    ("SERVER-1U", "1U rack server", "4899.00", 2),
-    ("NAS-8BAY", "8-bay network storage", "1599.00", 2),
-    ("WARRANTY-3Y", "3-year extended warranty", "179.00", 25),
-    ("SUPPORT-PREM", "Premium support (per seat, year)", "99.00", 40),
-    ("SETUP-SVC", "On-site setup service (per day)", "950.00", 3),
-    ("TRAINING-DAY", "Training day", "1200.00", 2),
-]
-SUFFIXES = ("Inc", "Inc.", ", Inc.", "Ltd", "Ltd.", "LLC", "GmbH", "Group", "PLC", "Corp", "Co", "")
-WORDS = (
-    "Systems",
-    "Labs",
-    "Logistics",
-    "Foods",
-    "Health",
-    "Energy",
-    "Media",
-    "Partners",
-    "Retail",
-    "Motors",
-    "Textiles",
-    "Bank",
-    "Insurance",
-    "Consulting",
-    "Airlines",
-    "Pharma",
-    "Studios",
-    "Robotics",
-    "Foods",
-    "Capital",
-)
+
+# The demo's world is data (salespipe/presets/demo.toml): sources, regions, products, name parts.
+_WORLD = tomllib.loads((resources.files("salespipe") / "presets" / "demo.toml").read_text(encoding="utf-8"))
+SOURCES: dict[str, tuple[float, float, float]] = {k: tuple(v) for k, v in _WORLD["sources"].items()}
+REGIONS: tuple[str, ...] = tuple(_WORLD["regions"])
+COMPETITORS: tuple[str, ...] = tuple(_WORLD["competitors"])
+DISQUALIFY_REASONS: tuple[str, ...] = tuple(_WORLD["disqualify_reasons"])
+PRODUCTS: list[tuple[str, str, str, int]] = [tuple(p) for p in _WORLD["products"]]
+SUFFIXES: tuple[str, ...] = tuple(_WORLD["company_suffixes"])
+WORDS: tuple[str, ...] = tuple(_WORLD["company_words"])
 
 
 @dataclass(frozen=True)

@@ -325,3 +325,22 @@ def set_probability_many(db: Database, ids: Sequence[int] | np.ndarray, probabil
                WHERE opportunities.opportunity_id = p.id""",
             [ids, [int(v) for v in values]],
         )
+
+
+def require_open(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list | None = None) -> None:
+    """Refuse unless every opportunity that `ids_sql` selects (as opportunity_id) is open: quotes need one."""
+    row = first(
+        con.execute(
+            f"""SELECT i.opportunity_id, o.state, o.status FROM ({ids_sql}) i
+            LEFT JOIN opportunities o ON o.opportunity_id = i.opportunity_id
+            WHERE o.state IS DISTINCT FROM 'open' ORDER BY 1 LIMIT 1""",
+            params,
+        )
+    )
+    if row is None:
+        return
+    opp, state, status = row
+    if state is None:
+        raise NotFound("opportunity", opp)
+    hint = "reopen it first (opportunities.reopen)" if state == "lost" else "it is closed for good"
+    raise InvalidTransition(f"opportunity {opp} is {state} ({status}): quotes need an open opportunity; {hint}")

@@ -19,8 +19,9 @@ from . import check, documents, machine, opportunities
 from .db import Database, first, new_id, registered
 from .documents import Totals as QuoteTotals
 from .errors import InvalidTransition, NotFound, ValidationError
+from .orders import create_order, create_order_many  # winning a quote makes an order: orders does it
 
-__all__ = ["QuoteTotals"]
+__all__ = ["QuoteTotals", "create_order", "create_order_many"]
 
 CLOSE_STATUSES = ("lost", "canceled")
 LineSpec = tuple | dict
@@ -117,7 +118,7 @@ def create_many(
     if len(head) == 0:
         return np.array([], dtype=np.int64)
     with db.transaction() as con, registered(con, "_quote_in", head), registered(con, "_quote_lines_in", body):
-        _check_open_opportunities(con, "SELECT DISTINCT opportunity_id FROM _quote_in")
+        opportunities.require_open(con, "SELECT DISTINCT opportunity_id FROM _quote_in")
         bad_pl = first(
             con.execute(
                 """SELECT price_list_id FROM _quote_in WHERE price_list_id IS NOT NULL
@@ -232,24 +233,6 @@ def _prepare(
     )
     problems.sort(key=lambda p: (1, int(p[0][6:-1])) if isinstance(p[0], str) else (0, p[0]))  # quotes, then lines
     return head, body, problems
-
-
-def _check_open_opportunities(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list | None = None) -> None:
-    row = first(
-        con.execute(
-            f"""SELECT i.opportunity_id, o.state, o.status FROM ({ids_sql}) i
-            LEFT JOIN opportunities o ON o.opportunity_id = i.opportunity_id
-            WHERE o.state IS DISTINCT FROM 'open' ORDER BY 1 LIMIT 1""",
-            params,
-        )
-    )
-    if row is None:
-        return
-    opp, state, status = row
-    if state is None:
-        raise NotFound("opportunity", opp)
-    hint = "reopen it first (opportunities.reopen)" if state == "lost" else "it is closed for good"
-    raise InvalidTransition(f"opportunity {opp} is {state} ({status}): quotes need an open opportunity; {hint}")
 
 
 def _draft(con: duckdb.DuckDBPyConnection, quote: int) -> None:
@@ -374,7 +357,7 @@ def activate_many(
                 field="lines",
                 failures=[(q, "no lines") for (q,) in empty],
             )
-        _check_open_opportunities(
+        opportunities.require_open(
             con, "SELECT opportunity_id FROM quotes WHERE quote_id IN (SELECT unnest(?::BIGINT[]))", [ids]
         )
         documents.check_sane(con, "SELECT unnest(?::BIGINT[])", [ids], doing="activating")
@@ -398,7 +381,7 @@ def revise_many(
     frame["ts"] = at if np.ndim(at) else [at] * len(ids)
     with db.transaction() as con, registered(con, "_revise_in", frame):
         machine.require(con, "quote", "revise", ids)
-        _check_open_opportunities(
+        opportunities.require_open(
             con, "SELECT q.opportunity_id FROM quotes q JOIN _revise_in r ON r.source_id = q.quote_id"
         )
         machine.apply(con, "quote", "revise", ids, to="revised", at=at, actor=actor, stamp="closed_at")
@@ -456,138 +439,3 @@ def close_many(
         machine.apply(
             con, "quote", "close", ids, to=status, at=at, actor=actor, note=check.text(note, "note"), stamp="closed_at"
         )
-
-
-def create_order(db: Database, quote: int, *, at: object = None, actor: str | None = None) -> int:
-    """Win an active quote: create its order, cancel the other open quotes, win the opportunity.
-
-    The opportunity's actual value becomes the quote total. Returns the order id.
-    """
-    db = check.database(db)
-    quote = check.ident(quote, "quote")
-    ts, actor = check.timestamp(at), check.text(actor, "actor")
-    with db.transaction() as con:
-        return _create_order_one(con, quote, ts, actor)
-
-
-def _create_order_one(con: duckdb.DuckDBPyConnection, quote: int, ts: object, actor: str | None) -> int:
-    """create_order_many's rules for one quote, as point statements with bound values (~2x faster).
-
-    tests/test_point_paths.py checks that both give the same records, ids and events.
-    """
-    row = first(
-        con.execute(
-            """SELECT q.state, q.status, q.opportunity_id, o.state, o.status, t.total,
-                      q.price_list_id, q.discount_pct, q.discount_amount, q.freight,
-                      coalesce(q.changed_at, q.created_at), coalesce(o.changed_at, o.created_at) FROM quotes q
-               LEFT JOIN opportunities o ON o.opportunity_id = q.opportunity_id
-               LEFT JOIN v_quote_totals t ON t.quote_id = q.quote_id WHERE q.quote_id = ?""",
-            [quote],
-        )
-    )
-    if row is None or row[0] != "active":
-        machine.require(con, "quote", "create_order", [quote])  # raises NotFound or InvalidTransition
-    quote_state, quote_status, opportunity, opportunity_state, opportunity_status, total = row[:6]
-    if opportunity_state != "open":
-        _check_open_opportunities(con, "SELECT ?::BIGINT AS opportunity_id", [opportunity])
-    order = con.execute(
-        """INSERT INTO orders (order_id, quote_id, opportunity_id, price_list_id, discount_pct, discount_amount,
-                               freight, created_at, state, status)
-           VALUES ((SELECT coalesce(max(order_id), 0) + 1 FROM orders), ?, ?, ?, ?, ?, ?, ?, 'active', 'new')
-           RETURNING order_id""",
-        [quote, opportunity, *row[6:10], ts],
-    ).fetchall()[0][0]
-    _write_order_lines(con, (quote, order))
-    journal = machine.Journal()
-    machine.created(con, journal, "order", order, "active", "new", ts, actor)
-    machine.apply(
-        con,
-        "quote",
-        "create_order",
-        [quote],
-        at=ts,
-        actor=actor,
-        stamp="closed_at",
-        journal=journal,
-        current={quote: (quote_state, quote_status, row[10])},
-    )
-    opportunities.close_open_quotes(
-        con, [opportunity], ts, status="canceled", actor=actor, keep=[quote], journal=journal
-    )
-    opportunities._close_won(
-        con,
-        [opportunity],
-        [total],
-        at=ts,
-        actor=actor,
-        journal=journal,
-        current={opportunity: (opportunity_state, opportunity_status, row[11])},
-    )
-    journal.write(con)
-    return int(order)
-
-
-def create_order_many(
-    db: Database, ids: Sequence[int] | np.ndarray, *, at: object = None, actor: str | None = None
-) -> np.ndarray:
-    """create_order for many active quotes (of different opportunities); returns order ids in order."""
-    db = check.database(db)
-    ids = check.idents(ids, "ids")
-    at = machine.at_column(at, len(ids))
-    frame = pd.DataFrame({"source_id": np.asarray(ids, dtype=np.int64), "_row": np.arange(len(ids))})
-    frame["ts"] = at if np.ndim(at) else [at] * len(ids)
-    with db.transaction() as con, registered(con, "_order_in", frame):
-        documents.load_totals(con, "quote", ids, "_order_totals")
-        # Happy path in one statement: active quotes of open opportunities, with their totals.
-        made = con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _order_map AS
-               SELECT r.source_id, {new_id("orders", "order_id", "r._row")} AS target_id, r._row, r.ts, q.opportunity_id, t.total,
-                      count(*) OVER (PARTITION BY q.opportunity_id) AS same_opportunity
-               FROM _order_in r
-               JOIN quotes q ON q.quote_id = r.source_id AND q.state = 'active'
-               JOIN opportunities o ON o.opportunity_id = q.opportunity_id AND o.state = 'open'
-               JOIN _order_totals t ON t.quote_id = r.source_id"""
-        ).fetchall()[0][0]
-        if made != len(ids):  # say precisely what is wrong
-            machine.require(con, "quote", "create_order", ids)
-            _check_open_opportunities(
-                con, "SELECT q.opportunity_id FROM quotes q JOIN _order_in r ON r.source_id = q.quote_id"
-            )
-        columns = ["source_id", "target_id", "opportunity_id", "total", "ts", "same_opportunity"]
-        won = pd.DataFrame(  # fetchall keeps the totals exact (Decimal); .df() would make them floats
-            con.execute(f"SELECT {', '.join(columns)} FROM _order_map ORDER BY _row").fetchall(), columns=columns
-        )
-        if (won["same_opportunity"] > 1).any():
-            opp = int(won.loc[won["same_opportunity"] > 1, "opportunity_id"].iloc[0])
-            raise ValidationError(f"two of the quotes belong to opportunity {opp}: order only one of them", field="ids")
-        con.execute(
-            """INSERT INTO orders (order_id, quote_id, opportunity_id, price_list_id, discount_pct, discount_amount,
-                                   freight, created_at, state, status)
-               SELECT m.target_id, q.quote_id, q.opportunity_id, q.price_list_id, q.discount_pct, q.discount_amount,
-                      q.freight, m.ts, 'active', 'new'
-               FROM _order_map m JOIN quotes q ON q.quote_id = m.source_id"""
-        )
-        _write_order_lines(con)
-        machine.record_creation(
-            con, "order", "SELECT target_id AS id, 'active' AS state, 'new' AS status, ts FROM _order_map", actor=actor
-        )
-        machine.apply(
-            con,
-            "quote",
-            "create_order",
-            won["source_id"].to_numpy(),
-            at=won["ts"],
-            actor=actor,
-            stamp="closed_at",
-            checked=True,
-        )
-        opportunities.close_open_quotes(
-            con, won["opportunity_id"].to_numpy(), won["ts"], status="canceled", actor=actor, keep=ids
-        )
-        opportunities._close_won(con, won["opportunity_id"].tolist(), won["total"].tolist(), at=won["ts"], actor=actor)
-    return won["target_id"].to_numpy(dtype=np.int64)
-
-
-def _write_order_lines(con: duckdb.DuckDBPyConnection, mapping: str | tuple[int, int] = "_order_map") -> None:
-    """Copy the won quotes' lines to their new orders (the step a fault test breaks)."""
-    documents.copy_lines(con, "quote", "order", mapping)

@@ -104,7 +104,7 @@ def hold(path: str, seconds: str, mode: str = "rw") -> None:
 
 def qualify(path: str, hook: str = "") -> None:
     import salespipe as sp
-    from salespipe import leads, machine
+    from salespipe import machine, qualification
 
     def midway(con) -> None:
         counts = {
@@ -116,14 +116,14 @@ def qualify(path: str, hook: str = "") -> None:
         time.sleep(120)  # the parent kills us here, inside the open transaction
 
     if hook == "after_core":  # accounts, contacts, opportunities written; leads not yet updated
-        core = leads._qualify
+        core = qualification._qualify
 
         def hooked_core(con, *args, **kw):
             result = core(con, *args, **kw)
             midway(con)
             return result
 
-        leads._qualify = hooked_core
+        qualification._qualify = hooked_core
     elif hook == "after_apply":  # every write of qualify_many done; only the COMMIT is left
         apply = machine.apply
 

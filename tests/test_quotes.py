@@ -480,7 +480,7 @@ def test_a_fault_in_the_middle_of_create_order_leaves_the_database_exactly_as_be
     opp = make_opportunity(db)
     sibling = make_quote(db, opp=opp)
     quote = make_active_quote(db, opp=opp)
-    original = sp.quotes._write_order_lines
+    original = sp.orders._write_order_lines
     create_order = sp.quotes.create_order if path == "one" else lambda d, q: int(sp.quotes.create_order_many(d, [q])[0])
 
     def broken(con, *mapping):
@@ -491,7 +491,7 @@ def test_a_fault_in_the_middle_of_create_order_leaves_the_database_exactly_as_be
             assert con.execute("SELECT count(*) FROM order_lines").fetchall()[0][0] == 1  # written, not committed
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("salespipe.quotes._write_order_lines", broken)
+    monkeypatch.setattr("salespipe.orders._write_order_lines", broken)
     before = snapshot(db)
     with pytest.raises(Exception, match="disk on fire"):  # the fault itself, not a follow-up error
         create_order(db, quote)

@@ -129,8 +129,9 @@ def with_fake_migration(monkeypatch, sql: str) -> int:
     shipped = salespipe.db.migrations()
     number = sp.SCHEMA_VERSION + 1
     fake = (number, f"{number:04d}_fake.sql", sql)
-    monkeypatch.setattr(salespipe.db, "migrations", lambda: [*shipped, fake])
-    monkeypatch.setattr(salespipe.db, "SCHEMA_VERSION", number)
+    for module in (salespipe.schema, salespipe.db):  # migrate() reads the first, connect() the second
+        monkeypatch.setattr(module, "migrations", lambda: [*shipped, fake])
+        monkeypatch.setattr(module, "SCHEMA_VERSION", number)
     return number
 
 

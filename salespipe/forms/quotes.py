@@ -420,7 +420,7 @@ class QuoteBuilder(Form):
     def create_order(self) -> int | None:
         ok, order = self.attempt("No order created", quotes.create_order, self.db, self._doc_id("quote"))
         if ok:
-            name = _render.document_name(self.document)
+            name = _render.document_name(self.document).replace("Quote", "quote", 1)
             ok_opp, opp = self.read(browse.opportunity, self.db, self.document.opportunity_id)
             if ok_opp:
                 self.opportunity = opp

@@ -64,7 +64,7 @@ def test_filters_narrow_the_list_and_go_back_to_page_one(db, leads30):
     assert form.page.total == 10
     fill(form, owner="maria")
     assert shown(form) == [27, 21, 15, 9, 3] and form.page.total == 5
-    fill(form, source=None, owner=None, search="LTD 3")  # each word in the name, company or email, any case
+    fill(form, source="", owner="", search="LTD 3")  # each word in the name, company or email, any case
     assert shown(form) == [30, 23, 13, 3] and form.page.total == 4
     fill(form, search="7")  # a number also finds the lead by id
     assert shown(form) == [27, 17, 7]
@@ -75,9 +75,9 @@ def test_filters_narrow_the_list_and_go_back_to_page_one(db, leads30):
 
 def test_the_filter_choices_are_the_owners_and_sources_in_use(db, leads30):
     form = LeadList(db)
-    assert [v for _, v in form.fields["owner"].options] == [None, "li.wei", "maria"]
-    assert [v for _, v in form.fields["source"].options] == [None, "partner", "web"]
-    assert [v for _, v in form.fields["state"].options] == [None, "open", "qualified", "disqualified"]
+    assert [v for _, v in form.fields["owner"].options] == ["", "li.wei", "maria"]
+    assert [v for _, v in form.fields["source"].options] == ["", "partner", "web"]
+    assert [v for _, v in form.fields["state"].options] == ["", "open", "qualified", "disqualified"]
 
 
 def test_no_action_is_offered_until_leads_are_ticked_then_what_the_machine_allows(db, leads30):

@@ -38,7 +38,7 @@ ADA = dict(
 
 
 def test_it_offers_the_team_as_owners_and_the_sources_in_use(form):
-    assert [v for _, v in form.fields["owner"].options] == [None, "li.wei", "maria"]
+    assert [v for _, v in form.fields["owner"].options] == ["", "li.wei", "maria"]
     assert form.fields["source"].options == ("partner", "web")
     assert form.offered == ["Save"]
     assert set(form.fields) == {*sp.leads.TEXT_FIELDS, "estimated_value"}
@@ -55,8 +55,8 @@ def test_save_creates_the_lead_as_typed_says_so_and_clears_the_form(form, db):
         assert saved[name] == ADA[name]
     assert saved["estimated_value"] == Decimal("60000.50")  # "60,000.50" as typed, parsed by the engine
     assert (saved["state"], saved["status"]) == ("open", "new")
-    assert all(form.fields[n].value == "" for n in form.fields if n != "owner")
-    assert form.fields["owner"].value is None
+    assert all(form.fields[n].value == "" for n in form.fields)
+    assert form.fields["owner"].label == "(no owner)"
     assert form.field_errors == {}
     assert "trade show" in form.fields["source"].options  # the new source is offered from now on
 

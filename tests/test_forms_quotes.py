@@ -76,7 +76,7 @@ def test_find_an_open_opportunity_by_account_topic_owner_or_id(form, opp):
         fill(form, **values)
         assert [v for _, v in form.fields["opportunity"].options] == found, values
     sp.opportunities.close_lost(form.db, opp)
-    fill(form, owner=None, search="")
+    fill(form, owner="", search="")
     click(form, "Refresh")
     assert [v for _, v in form.fields["opportunity"].options] == [other]
 

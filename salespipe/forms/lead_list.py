@@ -31,7 +31,7 @@ COLUMNS = (  # header, width, numeric
     ("Created", "84px", False),
 )
 GRID = "display:grid;grid-template-columns:" + " ".join(w for _, w, _ in COLUMNS) + ";gap:0 10px;width:100%"
-ALL = "(all)"
+ALL = "(all)"  # value "" (a drop-down value of None shows as blank): no filter
 
 
 def _label(name: str) -> str:
@@ -55,11 +55,11 @@ class LeadList(Form):
         self.checkboxes: dict[int, W.Checkbox] = {}
         self._states: dict[int, tuple[str, str]] = {}
         self._quiet_depth = 0
-        states = [(ALL, None), *((_label(s), s) for s in browse.LEAD_STATES)]
+        states = [(ALL, ""), *((_label(s), s) for s in browse.LEAD_STATES)]
         filters = [
             self._field("state", W.Dropdown(description="State", options=states), width="220px"),
-            self._field("owner", W.Dropdown(description="Owner", options=[(ALL, None)]), width="250px"),
-            self._field("source", W.Dropdown(description="Source", options=[(ALL, None)]), width="220px"),
+            self._field("owner", W.Dropdown(description="Owner", options=[(ALL, "")]), width="250px"),
+            self._field("source", W.Dropdown(description="Source", options=[(ALL, "")]), width="220px"),
             self._field(
                 "search",
                 W.Text(description="Search", placeholder="name, company, email or id", continuous_update=False),
@@ -75,7 +75,10 @@ class LeadList(Form):
         self._select_page.observe(self._on_select_page, "value")
         head = "".join(f'<span class="{"num" if numeric else ""}">{esc(h)}</span>' for h, _, numeric in COLUMNS)
         header = W.HBox(
-            [self._select_page, W.HTML(f'<div class="sp-grid sp-head" style="{GRID}">{head}</div>')],
+            [
+                self._select_page,
+                W.HTML(f'<div class="sp-grid sp-head" style="{GRID}">{head}</div>', layout=W.Layout(width="100%")),
+            ],
             layout=W.Layout(width="100%"),
         )
         self._rows = []
@@ -143,8 +146,8 @@ class LeadList(Form):
                 for name, values in (("owner", choices.owners), ("source", choices.sources)):
                     widget = self.fields[name]
                     keep = widget.value
-                    widget.options = [(ALL, None), *((v, v) for v in values)]
-                    widget.value = keep if keep in values else None
+                    widget.options = [(ALL, ""), *((v, v) for v in values)]
+                    widget.value = keep if keep in values else ""
         self.load()
 
     def filters(self) -> dict[str, object]:

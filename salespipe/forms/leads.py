@@ -19,7 +19,7 @@ TEXT_FIELDS = (
     ("company", "Company", "a last name or a company"),
     ("topic", "Topic", "what they want, e.g. 50 laptops"),
 )
-NO_OWNER = "(no owner)"
+NO_OWNER = "(no owner)"  # a drop-down value of None would show as blank: "" is "not given"
 
 
 class LeadForm(Form):
@@ -37,7 +37,7 @@ class LeadForm(Form):
         boxes = [self._text(name, label, hint) for name, label, hint in TEXT_FIELDS]
         source = W.Combobox(description="Source", placeholder="pick or type", ensure_option=False)
         boxes.append(self._field("source", source))
-        boxes.append(self._field("owner", W.Dropdown(description="Owner", options=[(NO_OWNER, None)])))
+        boxes.append(self._field("owner", W.Dropdown(description="Owner", options=[(NO_OWNER, "")])))
         boxes.append(self._text("estimated_value", "Est. value", "e.g. 60,000.00"))
         self._button("Save", self.save, style="primary", icon="check")
         grid = W.GridBox(boxes, layout=W.Layout(grid_template_columns="repeat(2, 400px)"))
@@ -51,7 +51,7 @@ class LeadForm(Form):
         ok, choices = self.read(lambda: (browse.owners(self.db), browse.lead_sources(self.db)))
         if ok:
             owners, sources = choices
-            self.fields["owner"].options = [(NO_OWNER, None), *((o, o) for o in owners)]
+            self.fields["owner"].options = [(NO_OWNER, ""), *((o, o) for o in owners)]
             self.fields["source"].options = sources
 
     def save(self) -> int | None:
@@ -76,8 +76,8 @@ class LeadForm(Form):
 
     def clear(self) -> None:
         """Empty every field (the owner goes back to none)."""
-        for name, widget in self.fields.items():
-            widget.value = None if name == "owner" else ""
+        for widget in self.fields.values():
+            widget.value = ""
         self.clear_errors()
 
     def __repr__(self) -> str:

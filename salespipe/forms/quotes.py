@@ -47,7 +47,7 @@ class QuoteBuilder(Form):
                 W.Text(description="Find", placeholder="account, topic or id", continuous_update=False),
                 width="300px",
             ),
-            self._field("owner", W.Dropdown(description="Owner", options=[(ALL, None)]), width="250px"),
+            self._field("owner", W.Dropdown(description="Owner", options=[(ALL, "")]), width="250px"),
         ]
         self._button("Refresh", self.refresh, icon="refresh")
         pick = self._field(
@@ -142,15 +142,15 @@ class QuoteBuilder(Form):
         owners, lists = found
         with self._quiet():
             keep = self.fields["owner"].value
-            self.fields["owner"].options = [(ALL, None), *((o, o) for o in owners)]
-            self.fields["owner"].value = keep if keep in owners else None
+            self.fields["owner"].options = [(ALL, ""), *((o, o) for o in owners)]
+            self.fields["owner"].value = keep if keep in owners else ""
             self.fields["price_list"].options = [
                 (str(r.name), int(r.price_list_id)) for r in lists.itertuples(index=False)
             ]
 
     def find(self) -> None:
         """Search the open opportunities and show the first one found (or keep the current one)."""
-        search, owner = self.fields["search"].value or None, self.fields["owner"].value
+        search, owner = self.fields["search"].value or None, self.fields["owner"].value or None
         ok, found = self.read(browse.open_opportunities, self.db, search=search, owner=owner)
         if not ok:
             return

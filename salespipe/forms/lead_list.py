@@ -82,10 +82,13 @@ class LeadList(Form):
             layout=W.Layout(width="100%"),
         )
         self._rows = []
+        # the rows share their layouts and styles: ~100 fewer widget models to create (and sync)
+        tick, wide = W.Layout(width="28px"), W.Layout(width="100%")
+        tick_style, cell_style = W.Checkbox().style, W.HTML().style
         for _ in range(page_size):
-            box = W.Checkbox(value=False, indent=False, layout=W.Layout(width="28px"))
+            box = W.Checkbox(value=False, indent=False, layout=tick, style=tick_style)
             box.observe(self._on_tick, "value")
-            cells = W.HTML(layout=W.Layout(width="100%"))
+            cells = W.HTML(layout=wide, style=cell_style)
             row = W.HBox([box, cells], layout=W.Layout(width="100%", display="none"))
             row.add_class("sp-lead-row")
             self._rows.append((row, box, cells))

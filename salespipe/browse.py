@@ -23,23 +23,9 @@ from .documents import KINDS, Totals
 from .errors import NotFound, ValidationError
 
 LEAD_STATES = tuple(machine.STATES["lead"])
-LEAD_COLUMNS = (
-    "lead_id",
-    "first_name",
-    "last_name",
-    "company",
-    "email",
-    "topic",
-    "source",
-    "owner",
-    "state",
-    "status",
-    "estimated_value",
-    "created_at",
-)
+LEAD_COLUMNS = ("lead_id", "first_name", "last_name", "company", "email", "topic", "source", "owner", "state", "status")
+LEAD_COLUMNS += ("estimated_value", "created_at")
 MAX_PAGE_SIZE = 500
-
-
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")
 
 
@@ -187,15 +173,6 @@ def owners(db: Database) -> list[str]:
         return [r[0] for r in con.execute("SELECT owner FROM owners ORDER BY owner").fetchall()]
 
 
-def lead_owners(db: Database) -> list[str]:
-    """Every owner a lead can be filtered by: the team and any other owner named on a lead."""
-    with db.connection(read_only=True) as con:
-        found = con.execute(
-            """SELECT owner FROM owners UNION SELECT DISTINCT owner FROM leads WHERE owner IS NOT NULL ORDER BY 1"""
-        ).fetchall()
-    return [r[0] for r in found]
-
-
 @dataclass(frozen=True)
 class LeadListChoices:
     """What a lead list's filter drop-downs offer, read in one connection."""
@@ -240,19 +217,8 @@ def qualified(db: Database, leads: Sequence[int]) -> pd.DataFrame:
 
 # -- opportunities -----------------------------------------------------------------------------
 
-OPPORTUNITY_COLUMNS = (
-    "opportunity_id",
-    "topic",
-    "account_id",
-    "account",
-    "owner",
-    "estimated_value",
-    "actual_value",
-    "price_list_id",
-    "state",
-    "status",
-    "created_at",
-)
+OPPORTUNITY_COLUMNS = ("opportunity_id", "topic", "account_id", "account", "owner", "estimated_value", "actual_value")
+OPPORTUNITY_COLUMNS += ("price_list_id", "state", "status", "created_at")
 _OPPORTUNITY_SELECT = """SELECT o.opportunity_id, o.topic, o.account_id, a.name AS account, o.owner, o.estimated_value, o.actual_value,
                                 o.price_list_id, o.state, o.status, o.created_at
                          FROM opportunities o LEFT JOIN accounts a ON a.account_id = o.account_id"""
@@ -320,18 +286,6 @@ def opportunity_documents(db: Database, opportunity: int) -> pd.DataFrame:
 
 
 # -- documents ---------------------------------------------------------------------------------
-
-
-def record_state(db: Database, entity: str, record: int) -> tuple[str, str]:
-    """(state, status) of a lead, opportunity, quote, order or invoice; NotFound if it does not exist."""
-    entity = check.choice(entity, "entity", tuple(machine.TABLES))
-    record = check.ident(record, entity)
-    table, key = machine.TABLES[entity]
-    with db.connection(read_only=True) as con:
-        row = first(con.execute(f"SELECT state, status FROM {table} WHERE {key} = ?", [record]))
-    if row is None:
-        raise NotFound(entity, record)
-    return row[0], row[1]
 
 
 @dataclass(frozen=True)

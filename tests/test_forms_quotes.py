@@ -61,7 +61,7 @@ def test_it_opens_on_the_newest_open_opportunity_and_offers_a_new_quote(form, op
     assert form.offered == ["Refresh", "New quote"]
     label = dict((v, k) for k, v in form.fields["opportunity"].options)[opp]
     assert label == f"#{opp} · Contoso Ltd · 50 laptops · maria · est. 60,000.00"
-    assert repr(form) == f"<QuoteBuilder: opportunity {opp}>"
+    assert repr(form) == f"<QuoteBuilder: opportunity {opp}, no quote yet>"
 
 
 def test_find_an_open_opportunity_by_account_topic_owner_or_id(form, opp):
@@ -75,6 +75,10 @@ def test_find_an_open_opportunity_by_account_topic_owner_or_id(form, opp):
     ):
         fill(form, **values)
         assert [v for _, v in form.fields["opportunity"].options] == found, values
+        assert form.current == ("opportunity", found[0])
+        assert form.message == (
+            "1 open opportunity found" if len(found) == 1 else "2 open opportunities found (newest first)"
+        )
     sp.opportunities.close_lost(form.db, opp)
     fill(form, owner="", search="")
     click(form, "Refresh")
@@ -258,6 +262,9 @@ def test_create_order_wins_the_opportunity_and_shows_the_order(db, form, opp):
     assert totals_shown(form)["total"] == "1,100.00" and "LAPTOP" in form._lines.value
     assert [v for _, v in form.fields["document"].options] == [("quote", quote), ("order", order)]
     assert repr(form) == f"<QuoteBuilder: Order {order}, active (new)>"
+    sp.orders.fulfill(db, order)  # meanwhile, elsewhere
+    assert click(form, "Refresh") == f"Refreshed: Order {order}, fulfilled (complete)"
+    assert form.offered == ["Refresh", "Create invoice"]
 
 
 def test_cancel_an_order(db, form):

@@ -101,6 +101,7 @@ class Form:
         self.field_errors: dict[str, str] = {}
         self.message = ""
         self.current: tuple[str, int] | None = None
+        self.read_failures = 0  # reads that could not be shown (Busy, ...) since the form was made
         self._error_labels: dict[str, W.HTML] = {}
         self._boxes: dict[str, W.Box] = {}
         self._message = W.HTML(value="")
@@ -213,6 +214,7 @@ class Form:
             self.say(f"Could not refresh: {BUSY.replace(', so nothing was changed', '')}", "warning")
         except SalespipeError as exc:
             self.say(f"Could not refresh: {exc}", "error")
+        self.read_failures += 1
         return False, None
 
     # -- display -----------------------------------------------------------------------------

@@ -107,7 +107,6 @@ class QuoteBuilder(Form):
             self.fields[name].observe(self._on_find, "value")
         self.fields["opportunity"].observe(self._on_opportunity, "value")
         self.fields["document"].observe(self._on_document, "value")
-        self.fields["price_list"].observe(self._on_price_list, "value")
         self.widget = self._root(
             W.HBox([*find, b["Refresh"]], layout=row),
             pick,
@@ -148,12 +147,14 @@ class QuoteBuilder(Form):
                 (str(r.name), int(r.price_list_id)) for r in lists.itertuples(index=False)
             ]
 
-    def find(self) -> None:
-        """Search the open opportunities and show the first one found (or keep the current one)."""
+    def find(self) -> int | None:
+        """Search the open opportunities and show the first one found (or keep the current one).
+
+        Returns how many were found (None when the search could not run)."""
         search, owner = self.fields["search"].value or None, self.fields["owner"].value or None
         ok, found = self.read(browse.open_opportunities, self.db, search=search, owner=owner)
         if not ok:
-            return
+            return None
         options = [(_render.opportunity_label(r), int(r["opportunity_id"])) for r in found.to_dict("records")]
         current = self.opportunity["opportunity_id"] if self.opportunity else None
         if current is not None and current not in [v for _, v in options]:
@@ -163,13 +164,16 @@ class QuoteBuilder(Form):
             self.fields["opportunity"].value = current if current is not None else options[0][1] if options else None
         if current is None:
             self._choose_opportunity(self.fields["opportunity"].value)
-        else:
-            self.say(f"{len(found)} open opportunities found" if len(found) != 1 else "1 open opportunity found")
+        return len(found)
 
     def _on_find(self, _change: dict) -> None:
         if not self._quiet_depth:
             self.opportunity = None
-            self.find()
+            found = self.find()
+            if found is not None:
+                self.say(
+                    "1 open opportunity found" if found == 1 else f"{found:,} open opportunities found (newest first)"
+                )
 
     def _on_opportunity(self, change: dict) -> None:
         if not self._quiet_depth:
@@ -221,10 +225,6 @@ class QuoteBuilder(Form):
     def _on_document(self, change: dict) -> None:
         if not self._quiet_depth and change["new"] is not None:
             self._open(*change["new"])
-
-    def _on_price_list(self, _change: dict) -> None:
-        if not self._quiet_depth and (self.current or ("",))[0] == "opportunity":
-            self._show()
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -324,12 +324,15 @@ class QuoteBuilder(Form):
 
     def refresh(self) -> None:
         """Reload owners, price lists, the opportunities found and the current record."""
+        failures = self.read_failures
         self._load_choices()
         self._products.clear()
         current = self.current
         self.find()
         if current is not None:
             self.open(*current)
+        if self.read_failures == failures:
+            self.say(f"Refreshed: {self.summary()}")
 
     # -- acting ----------------------------------------------------------------------------------
 
@@ -472,10 +475,14 @@ class QuoteBuilder(Form):
             self._did(f"{_render.KIND_NAMES[entity]} {self.current[1]} canceled")
         return ok
 
-    def __repr__(self) -> str:
+    def summary(self) -> str:
+        """What the form shows, in a few words: "Quote QUO-000012 revision 2, draft (in progress)"."""
         if self.current is None:
-            return "<QuoteBuilder: no open opportunity chosen>"
+            return "no open opportunity chosen"
         if self.document is None:
-            return f"<QuoteBuilder: opportunity {self.current[1]}>"
+            return f"opportunity {self.current[1]}, no quote yet"
         doc = self.document
-        return f"<QuoteBuilder: {_render.document_name(doc)}, {_render.state_text(doc.state, doc.status)}>"
+        return f"{_render.document_name(doc)}, {_render.state_text(doc.state, doc.status)}"
+
+    def __repr__(self) -> str:
+        return f"<QuoteBuilder: {self.summary()}>"

@@ -14,7 +14,9 @@ notebook or what it prints, and review the diff.
 
 from __future__ import annotations
 
+import configparser
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -32,11 +34,32 @@ DEMO = {"leads": 3000, "seed": 1}  # what tests/_demo_db.py builds
 
 
 def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop what differs from run to run and is never compared: widget state, execution timings."""
+    """Drop or fix what differs from run to run and is never compared, so a rebuild's diff is the change.
+
+    Widget state and execution timings go; widget model ids (random, skipped by nbval) become
+    zeros; text that nbval-sanitize.cfg rewrites is stored rewritten.
+    """
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view:
+                view["model_id"] = "0" * 32
+            if "text" in output:
+                output["text"] = sanitize(output["text"])
+            if "text/plain" in output.get("data", {}):
+                output["data"]["text/plain"] = sanitize(output["data"]["text/plain"])
     return nb
+
+
+def sanitize(text: str) -> str:
+    """Apply the replacements of nbval-sanitize.cfg (the ones nbval applies before comparing)."""
+    config = configparser.ConfigParser()
+    config.read(HERE / "nbval-sanitize.cfg")
+    for section in config.sections():
+        text = re.sub(config[section]["regex"], config[section]["replace"], text)
+    return text
 
 
 def main() -> None:

@@ -83,6 +83,10 @@ def test_the_filter_choices_are_the_owners_and_sources_in_use(db, leads30):
 def test_no_action_is_offered_until_leads_are_ticked_then_what_the_machine_allows(db, leads30):
     form = LeadList(db)
     assert form.offered == ["Refresh"] and form.current is None
+    before = snapshot(db)
+    for label in ("Qualify", "Disqualify", "Reactivate"):  # the hidden buttons, clicked anyway
+        assert click(form, label) == f"Tick the leads to {label.lower()} first"
+    assert_unchanged(before, snapshot(db))
     form.checkboxes[30].value = True
     assert form.current == ("lead", 30)
     assert form.offered == ["Refresh", "Qualify", "Disqualify"]
@@ -112,7 +116,7 @@ def test_qualify_says_what_was_created_with_ids_and_names(db):
     account, contact, opportunity = saved["account_id"], saved["contact_id"], saved["opportunity_id"]
     assert message == (
         f"Lead {lead} qualified: account {account} Contoso Ltd (created), contact {contact} Ada Lovelace (created), "
-        f"opportunity {opportunity} 50 laptops (created)"
+        f"opportunity {opportunity} “50 laptops” (created)"
     )
     assert "qualified" in form._rows[0][2].value  # refreshed
     assert form.selected == [] and form.offered == ["Refresh"]

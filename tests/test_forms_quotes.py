@@ -55,8 +55,16 @@ def totals_shown(form) -> dict[str, str]:
     return found
 
 
-def test_it_opens_on_the_newest_open_opportunity_and_offers_a_new_quote(form, opp):
+def test_it_opens_on_the_newest_open_opportunity_and_offers_a_new_quote(db, form, opp):
     assert form.current == ("opportunity", opp)
+    before = snapshot(db)  # the buttons not offered, clicked anyway: nothing to act on
+    for label, words in (
+        ("Add line", "Line not added: open a quote first"),
+        ("Fulfill", "Not fulfilled: open an order first"),
+    ):
+        assert click(form, label) == words
+    assert click(form, "Record payment") == "Payment not recorded: open an invoice first"
+    assert_unchanged(before, snapshot(db))
     assert form.fields["opportunity"].value == opp
     assert form.offered == ["Refresh", "New quote"]
     label = dict((v, k) for k, v in form.fields["opportunity"].options)[opp]

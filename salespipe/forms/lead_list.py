@@ -270,18 +270,19 @@ class LeadList(Form):
     def qualify(self) -> bool:
         """Qualify the selected leads with the three create_* options; say what was matched and created."""
         ids = self.selected
+        if not ids:
+            return self._none_ticked("qualify")
         flags = {n: self.fields[n].value for n in ("create_account", "create_contact", "create_opportunity")}
         if len(ids) == 1:
             ok, result = self.attempt("Not qualified", leads.qualify, self.db, ids[0], **flags)
-            matched = {ids[0]: (result.account_matched, result.contact_matched)} if ok else {}
+            if not ok:
+                return False
+            matched = {ids[0]: (result.account_matched, result.contact_matched)}
         else:
             ok, result = self.attempt("Not qualified", leads.qualify_many, self.db, ids, **flags)
-            if ok:
-                matched = {
-                    int(r.lead_id): (bool(r.account_matched), bool(r.contact_matched)) for r in result.itertuples()
-                }
-        if not ok:
-            return False
+            if not ok:
+                return False
+            matched = {int(r.lead_id): (bool(r.account_matched), bool(r.contact_matched)) for r in result.itertuples()}
         done = f"Lead {ids[0]} qualified" if len(ids) == 1 else f"{len(ids)} leads qualified"
         found, made = self.read(browse.qualified, self.db, ids)
         lines = [done] if not found else [_outcome(r, matched[int(r.lead_id)]) for r in made.itertuples()]
@@ -292,6 +293,8 @@ class LeadList(Form):
     def disqualify(self) -> bool:
         """Disqualify the selected leads with the chosen reason."""
         ids, reason = self.selected, self.fields["reason"].value
+        if not ids:
+            return self._none_ticked("disqualify")
         if len(ids) == 1:
             ok, _ = self.attempt("Not disqualified", leads.disqualify, self.db, ids[0], reason=reason)
         else:
@@ -304,6 +307,8 @@ class LeadList(Form):
     def reactivate(self) -> bool:
         """Reopen the selected disqualified leads."""
         ids = self.selected
+        if not ids:
+            return self._none_ticked("reactivate")
         if len(ids) == 1:
             ok, _ = self.attempt("Not reactivated", leads.reactivate, self.db, ids[0])
         else:
@@ -312,6 +317,10 @@ class LeadList(Form):
             self.say(f"{_leads(ids)} reactivated (open · new)", "success")
             self._after([self.message])
         return ok
+
+    def _none_ticked(self, action: str) -> bool:
+        self.say(f"Tick the leads to {action} first", "error")
+        return False
 
     def _after(self, lines: list[str]) -> None:
         """Reload after an action; if the reload fails, the action's message stays in front."""
@@ -343,6 +352,6 @@ def _outcome(row: object, matched: tuple[bool, bool]) -> str:
     parts = [
         part("account", row.account_id, row.account, account_matched),
         part("contact", row.contact_id, row.contact, contact_matched),
-        part("opportunity", row.opportunity_id, row.topic, False),
+        part("opportunity", row.opportunity_id, f"“{row.topic}”" if row.topic else None, False),
     ]
     return f"Lead {row.lead_id} qualified: " + ", ".join(parts)

@@ -10,7 +10,9 @@ discount edits are offered on drafts, the only quotes that can be edited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
+from typing import Any
 
 import ipywidgets as W
 
@@ -355,9 +357,20 @@ class QuoteBuilder(Form):
     def _doc_id(self, entity: str) -> int | None:
         return self.current[1] if self.current and self.current[0] == entity else None
 
+    def _act(self, failed: str, entity: str, call: Callable[..., Any], *args: Any, **kw: Any) -> tuple[bool, Any]:
+        """`attempt` the call on the record shown, which must be a(n) `entity`."""
+        ident = self._doc_id(entity)
+        if ident is None:
+            self.say(f"{failed}: open {'an' if entity[0] in 'aeiou' else 'a'} {entity} first", "error")
+            return False, None
+        return self.attempt(failed, call, self.db, ident, *args, **kw)
+
     def new_quote(self) -> int | None:
         """Create a draft quote (revision 1) on the opportunity, priced from the chosen price list."""
-        opp = self.opportunity["opportunity_id"] if self.opportunity else None
+        if self.opportunity is None:
+            self.say("No quote created: pick an open opportunity first", "error")
+            return None
+        opp = self.opportunity["opportunity_id"]
         ok, quote = self.attempt(
             "No quote created", quotes.create, self.db, opp, price_list=self.fields["price_list"].value
         )
@@ -373,7 +386,7 @@ class QuoteBuilder(Form):
         for name in ("discount", "tax"):
             if given(self.fields[name].value) is not None:
                 values[name] = self.fields[name].value
-        ok, line = self.attempt("Line not added", quotes.add_line, self.db, self._doc_id("quote"), **values)
+        ok, line = self._act("Line not added", "quote", quotes.add_line, **values)
         if ok:
             for name in ("quantity", "discount", "tax"):
                 self.fields[name].value = ""
@@ -382,7 +395,7 @@ class QuoteBuilder(Form):
 
     def remove_line(self) -> bool:
         line = self.fields["line_no"].value
-        ok, _ = self.attempt("Line not removed", quotes.remove_line, self.db, self._doc_id("quote"), line)
+        ok, _ = self._act("Line not removed", "quote", quotes.remove_line, line)
         if ok:
             self._did(f"Line {line} removed", documents=False)
         return ok
@@ -390,20 +403,19 @@ class QuoteBuilder(Form):
     def save(self) -> bool:
         """Save the quote discount (percent and amount) and freight as typed; blank leaves a value as it is."""
         values = {n: given(self.fields[n].value) for n in ("discount_pct", "discount_amount", "freight")}
-        ok, _ = self.attempt("Quote not saved", quotes.update, self.db, self._doc_id("quote"), **values)
+        ok, _ = self._act("Quote not saved", "quote", quotes.update, **values)
         if ok:
             self._did("Quote discount and freight saved", documents=False)
         return ok
 
     def activate(self) -> bool:
-        quote = self._doc_id("quote")
-        ok, _ = self.attempt("Not activated", quotes.activate, self.db, quote)
+        ok, _ = self._act("Not activated", "quote", quotes.activate)
         if ok:
             self._did(f"{_render.document_name(self.document)} activated: its prices are locked")
         return ok
 
     def revise(self) -> int | None:
-        ok, draft = self.attempt("Not revised", quotes.revise, self.db, self._doc_id("quote"))
+        ok, draft = self._act("Not revised", "quote", quotes.revise)
         if ok:
             old = self.document
             self._did(
@@ -415,13 +427,13 @@ class QuoteBuilder(Form):
 
     def close(self) -> bool:
         status = self.fields["close_status"].value
-        ok, _ = self.attempt("Not closed", quotes.close, self.db, self._doc_id("quote"), status=status)
+        ok, _ = self._act("Not closed", "quote", quotes.close, status=status)
         if ok:
             self._did(f"{_render.document_name(self.document)} closed as {status}")
         return ok
 
     def create_order(self) -> int | None:
-        ok, order = self.attempt("No order created", quotes.create_order, self.db, self._doc_id("quote"))
+        ok, order = self._act("No order created", "quote", quotes.create_order)
         if ok:
             name = _render.document_name(self.document).replace("Quote", "quote", 1)
             ok_opp, opp = self.read(browse.opportunity, self.db, self.document.opportunity_id)
@@ -433,14 +445,14 @@ class QuoteBuilder(Form):
 
     def fulfill(self) -> bool:
         order = self._doc_id("order")
-        ok, _ = self.attempt("Not fulfilled", orders.fulfill, self.db, order)
+        ok, _ = self._act("Not fulfilled", "order", orders.fulfill)
         if ok:
             self._did(f"Order {order} fulfilled: it can be invoiced")
         return ok
 
     def create_invoice(self) -> int | None:
         order = self._doc_id("order")
-        ok, invoice = self.attempt("No invoice created", orders.create_invoice, self.db, order)
+        ok, invoice = self._act("No invoice created", "order", orders.create_invoice)
         if ok:
             self._did(f"Invoice {invoice} created from order {order}", ("invoice", invoice))
         return invoice if ok else None
@@ -448,7 +460,7 @@ class QuoteBuilder(Form):
     def record_payment(self) -> int | None:
         """Record a payment of the amount as typed (by default the balance) on the invoice."""
         invoice, amount = self._doc_id("invoice"), self.fields["amount"].value
-        ok, payment = self.attempt("Payment not recorded", invoices.record_payment, self.db, invoice, amount)
+        ok, payment = self._act("Payment not recorded", "invoice", invoices.record_payment, amount)
         if ok:
             ok_t, totals = self.read(invoices.totals, self.db, invoice)
             if not ok_t:

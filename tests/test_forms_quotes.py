@@ -128,7 +128,7 @@ def test_add_line_takes_the_values_as_typed_and_shows_the_package_totals_as_mone
         "total": "1,098.80",
     }
     assert (form.fields["quantity"].value, form.fields["discount"].value, form.fields["tax"].value) == ("", "", "")
-    add(form, "MOUSE", "1,000")  # thousands separator as typed: the engine parses it
+    add(form, "MOUSE", "1000")
     assert totals_shown(form)["total"] == f"{sp.quotes.totals(db, quote).total:,.2f}" == "1,235,598.80"
     assert "1,234,500.00" in form._lines.value
     assert [v for _, v in form.fields["line_no"].options] == [1, 2]
@@ -151,6 +151,27 @@ def test_a_refused_line_shows_beside_its_field_and_changes_nothing(db, form, val
     assert message.startswith("Line not added: ") and words in message
     assert list(form.field_errors) == [field] and words in form.field_errors[field]
     assert form._totals.value == totals
+
+
+def test_text_boxes_reach_the_package_as_typed(db, form, monkeypatch):
+    """The form never parses numbers: "1,5" goes to quotes.add_line as "1,5", and the engine's answer
+    (a line, or an error naming the quantity) is what the form shows."""
+    seen = []
+    real = sp.quotes.add_line
+
+    def spy(db, quote, **kw):
+        seen.append(kw)
+        return real(db, quote, **kw)
+
+    monkeypatch.setattr(sp.quotes, "add_line", spy)
+    quote = draft(form)
+    message = add(form, "LAPTOP", "1,5", discount="0,50", tax=" 1.10 ")
+    assert seen == [{"sku": "LAPTOP", "quantity": "1,5", "discount": "0,50", "tax": " 1.10 "}]
+    added = rows(db, "SELECT quantity FROM quote_lines WHERE quote_id = ?", [quote])
+    if added:
+        assert message == "Line 1 added: 1,5 × LAPTOP"
+    else:
+        assert message.startswith("Line not added: ") and set(form.field_errors) <= {"quantity", "discount"}
 
 
 def test_remove_line(db, form):
@@ -273,6 +294,25 @@ def test_create_order_wins_the_opportunity_and_shows_the_order(db, form, opp):
     sp.orders.fulfill(db, order)  # meanwhile, elsewhere
     assert click(form, "Refresh") == f"Refreshed: Order {order}, fulfilled (complete)"
     assert form.offered == ["Refresh", "Create invoice"]
+
+
+def test_removing_a_line_from_a_quote_without_lines_is_refused(db, form):
+    draft(form)
+    before = snapshot(db)
+    assert click(form, "Remove line").startswith("Line not removed: line_no must be an integer id")
+    assert list(form.field_errors) == ["line_no"]
+    assert_unchanged(before, snapshot(db))
+
+
+def test_ordering_a_quote_whose_deal_was_lost_meanwhile_is_refused(db, form, opp):
+    quote = draft(form, ("LAPTOP", "1"))
+    click(form, "Activate")
+    sp.opportunities.close_lost(db, opp, reason="out_sold", competitor="Fabrikam")  # another user
+    before = snapshot(db)
+    message = click(form, "Create order")
+    assert_unchanged(before, snapshot(db))
+    assert message.startswith(f"No order created: quote {quote} is closed (lost): create_order is allowed only from active")
+    assert form.current == ("quote", quote)
 
 
 def test_cancel_an_order(db, form):

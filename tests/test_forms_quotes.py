@@ -311,7 +311,9 @@ def test_ordering_a_quote_whose_deal_was_lost_meanwhile_is_refused(db, form, opp
     before = snapshot(db)
     message = click(form, "Create order")
     assert_unchanged(before, snapshot(db))
-    assert message.startswith(f"No order created: quote {quote} is closed (lost): create_order is allowed only from active")
+    assert message.startswith(
+        f"No order created: quote {quote} is closed (lost): create_order is allowed only from active"
+    )
     assert form.current == ("quote", quote)
 
 

@@ -118,11 +118,13 @@ class Form:
         root.add_class(f"sp-{slug(type(self).__name__)}")
         return root
 
-    def _field(self, name: str, widget: W.ValueWidget, *, width: str = "260px") -> W.VBox:
-        """Register an input under the API keyword it feeds; returns it boxed with its error line."""
+    def _field(self, name: str, widget: W.ValueWidget, *, width: str = "260px", label: str = "110px") -> W.VBox:
+        """Register an input under the API keyword it feeds; returns it boxed with its error line.
+
+        width: of the whole input, its label (`label` wide) included."""
         widget.add_class(f"sp-field-{name}")
         if hasattr(widget, "style") and hasattr(widget.style, "description_width"):
-            widget.style.description_width = "110px"
+            widget.style.description_width = label
         widget.layout.width = width
         error = W.HTML(value="", layout=W.Layout(display="none"))
         error.add_class("sp-error")

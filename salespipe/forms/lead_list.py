@@ -57,18 +57,19 @@ class LeadList(Form):
         self._quiet_depth = 0
         states = [(ALL, ""), *((_label(s), s) for s in browse.LEAD_STATES)]
         filters = [
-            self._field("state", W.Dropdown(description="State", options=states), width="220px"),
-            self._field("owner", W.Dropdown(description="Owner", options=[(ALL, "")]), width="250px"),
-            self._field("source", W.Dropdown(description="Source", options=[(ALL, "")]), width="220px"),
+            self._field("state", W.Dropdown(description="State", options=states), width="190px", label="45px"),
+            self._field("owner", W.Dropdown(description="Owner", options=[(ALL, "")]), width="230px", label="50px"),
+            self._field("source", W.Dropdown(description="Source", options=[(ALL, "")]), width="190px", label="55px"),
             self._field(
                 "search",
                 W.Text(description="Search", placeholder="name, company, email or id", continuous_update=False),
                 width="300px",
+                label="55px",
             ),
         ]
         self._button("Refresh", self.refresh, icon="refresh")
         page = W.BoundedIntText(description="Page", value=1, min=1, max=1)
-        pager = self._field("page", page, width="170px")
+        pager = self._field("page", page, width="130px", label="40px")
         self._count = W.HTML()
         self._select_page = W.Checkbox(value=False, indent=False, layout=W.Layout(width="28px"))
         self._select_page.add_class("sp-select-page")
@@ -99,7 +100,7 @@ class LeadList(Form):
         ):
             self._field(name, W.Checkbox(value=True, description=label, indent=False), width="170px")
         reasons = [(_label(r).capitalize(), r) for r in leads.DISQUALIFY_REASONS]
-        reason = self._field("reason", W.Dropdown(description="Reason", options=reasons), width="280px")
+        reason = self._field("reason", W.Dropdown(description="Reason", options=reasons), width="260px", label="55px")
         self._button("Qualify", self.qualify, style="success", icon="check")
         self._button("Disqualify", self.disqualify, style="warning", icon="ban")
         self._button("Reactivate", self.reactivate, icon="undo")

@@ -63,10 +63,10 @@ class QuoteBuilder(Form):
         self._totals = W.HTML()
         self._history = W.HTML()
         line = [
-            self._field("sku", W.Dropdown(description="Product", options=[]), width="430px"),
-            self._text("quantity", "Quantity", "e.g. 10", width="200px"),
-            self._text("discount", "Discount", "amount, e.g. 50.00", width="230px"),
-            self._text("tax", "Tax", "amount", width="200px"),
+            self._field("sku", W.Dropdown(description="Product", options=[]), width="420px"),
+            self._text("quantity", "Quantity", "e.g. 10", width="160px", label="60px"),
+            self._text("discount", "Discount", "e.g. 50.00", width="170px", label="60px"),
+            self._text("tax", "Tax", "e.g. 8.80", width="130px", label="30px"),
         ]
         self._button("Add line", self.add_line, style="primary", icon="plus")
         remove = self._field("line_no", W.Dropdown(description="Line", options=[]), width="300px")
@@ -79,7 +79,7 @@ class QuoteBuilder(Form):
         self._button("Save", self.save, icon="check")
         close = self._field(
             "close_status",
-            W.Dropdown(description="Close as", options=[(s, s) for s in quotes.CLOSE_STATUSES]),
+            W.Dropdown(description="Close as", options=[(s.capitalize(), s) for s in quotes.CLOSE_STATUSES]),
             width="240px",
         )
         amount = self._text("amount", "Amount", "the balance", width="240px")

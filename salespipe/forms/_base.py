@@ -106,7 +106,7 @@ class Form:
         self._boxes: dict[str, W.Box] = {}
         self._message = W.HTML(value="")
         self._message.add_class("sp-message")
-        self.widget: W.Box = W.VBox()
+        self.widget: W.Box  # set by each form to its root (see _root)
 
     # -- building ----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 EXTRAS ?= notebooks,test
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench lab notebook-references clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,20 @@ format: install
 
 bench: install
 	$(PY) bench/engine_bench.py $(ARGS)
+
+# JupyterLab on notebooks/ (the forms), on 127.0.0.1 only; --allow-root when run as root.
+# The database is SALESPIPE_DB, else data/salespipe.duckdb (00_start_here creates demo data if absent).
+LAB_PORT ?= 8888
+lab: install
+	@export SALESPIPE_DB="$${SALESPIPE_DB:-$(CURDIR)/data/salespipe.duckdb}"; \
+	root=$$( [ "$$(id -u)" = 0 ] && echo --allow-root ); \
+	echo "JupyterLab: http://127.0.0.1:$(LAB_PORT)/lab/tree/00_start_here.ipynb (add the ?token=... printed below); database $$SALESPIPE_DB; Ctrl-C stops it"; \
+	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=notebooks $$root \
+	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
+
+# After changing a notebook: rebuild the outputs strict nbval compares (tests/notebooks/), then review the diff.
+notebook-references: install
+	$(PY) tests/notebooks/update_references.py
 
 clean:
 	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal .pytest_cache .ruff_cache

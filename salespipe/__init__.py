@@ -1,6 +1,6 @@
 """salespipe: the Dynamics 365 sales process as stage transitions over DuckDB."""
 
-from . import catalog, demo, doctor, invoices, leads, machine, metrics, opportunities, orders, quotes, team
+from . import browse, catalog, demo, doctor, invoices, leads, machine, metrics, opportunities, orders, quotes, team
 from .db import SCHEMA_VERSION, Database, connect
 from .errors import Busy, InvalidTransition, NotFound, ReadOnly, SalespipeError, ValidationError
 
@@ -13,6 +13,7 @@ __all__ = [
     "ReadOnly",
     "SalespipeError",
     "ValidationError",
+    "browse",
     "catalog",
     "demo",
     "doctor",

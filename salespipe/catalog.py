@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from . import check
-from .db import Database
+from .db import Database, exact
 from .errors import NotFound, ValidationError
 
 
@@ -111,12 +111,14 @@ def price_lists(db: Database) -> pd.DataFrame:
 
 
 def products(db: Database, price_list: int | None = None) -> pd.DataFrame:
-    """Products with their price on a price list (the default one unless given)."""
+    """Products with their price on a price list (the default one unless given), prices as Decimal."""
     db = check.database(db)
     with db.connection(read_only=True) as con:
         pl = _price_list(con, price_list)
-        return con.execute(
-            """SELECT p.sku, p.name, i.unit_price FROM products p
-               JOIN price_list_items i ON i.sku = p.sku AND i.price_list_id = ? ORDER BY p.sku""",
-            [pl],
-        ).df()
+        return exact(
+            con.execute(
+                """SELECT p.sku, p.name, i.unit_price FROM products p
+                   JOIN price_list_items i ON i.sku = p.sku AND i.price_list_id = ? ORDER BY p.sku""",
+                [pl],
+            )
+        )

@@ -203,7 +203,7 @@ def ident(value: object, field: str) -> int:
 
 
 def idents(values: object, field: str) -> list[int]:
-    """A non-empty list of distinct record ids."""
+    """A list of distinct record ids (an empty one asks for nothing, and nothing is done)."""
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise ValidationError(f"{field} must be a list of ids, got {values!r}", field=field, value=values)
     if isinstance(values, np.ndarray | pd.Series | pd.Index) and np.issubdtype(np.asarray(values).dtype, np.integer):

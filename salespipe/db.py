@@ -528,6 +528,12 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
+def exact(result: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """An executed query as a DataFrame with money as Decimal (`.df()` turns DECIMAL into float64)."""
+    names = [d[0] for d in result.description]
+    return pd.DataFrame(result.fetchall(), columns=names, dtype=object).infer_objects()
+
+
 def first(result: duckdb.DuckDBPyConnection) -> tuple | None:
     """The first row of an executed query, or None; the result is consumed in full.
 

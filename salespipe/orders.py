@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import check, documents, machine, opportunities
-from .db import Database, first, new_id, registered
+from .db import Database, exact, first, new_id, registered
 from .documents import Totals
 from .errors import ValidationError
 
@@ -110,10 +110,11 @@ def totals(db: Database, order: int) -> Totals:
 
 
 def lines(db: Database, order: int) -> pd.DataFrame:
-    """The lines of an order with base, amount and extended per line."""
+    """The lines of an order with base, amount and extended per line (money as Decimal)."""
     db = check.database(db)
     order = check.ident(order, "order")
-    return db.sql("SELECT * FROM v_order_lines WHERE order_id = ? ORDER BY line_no", [order])
+    with db.connection(read_only=True) as con:
+        return exact(con.execute("SELECT * FROM v_order_lines WHERE order_id = ? ORDER BY line_no", [order]))
 
 
 def create_order(db: Database, quote: int, *, at: object = None, actor: str | None = None) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import check, documents, machine, opportunities
-from .db import Database, first, new_id, registered
+from .db import Database, exact, first, new_id, registered
 from .documents import Totals as QuoteTotals
 from .errors import InvalidTransition, NotFound, ValidationError
 from .orders import create_order, create_order_many  # winning a quote makes an order: orders does it
@@ -314,14 +314,18 @@ def update(
 
 
 def lines(db: Database, quote: int) -> pd.DataFrame:
-    """The lines of a quote with base, amount and extended per line."""
+    """The lines of a quote with base, amount and extended per line (money as Decimal)."""
     db = check.database(db)
     quote = check.ident(quote, "quote")
-    return db.sql(
-        """SELECT l.line_no, l.sku, p.name, l.quantity, l.unit_price, l.base, l.discount, l.amount, l.tax, l.extended
-           FROM v_quote_lines l JOIN products p USING (sku) WHERE l.quote_id = ? ORDER BY l.line_no""",
-        [quote],
-    )
+    with db.connection(read_only=True) as con:
+        return exact(
+            con.execute(
+                """SELECT l.line_no, l.sku, p.name, l.quantity, l.unit_price, l.base, l.discount, l.amount, l.tax,
+                          l.extended
+                   FROM v_quote_lines l JOIN products p USING (sku) WHERE l.quote_id = ? ORDER BY l.line_no""",
+                [quote],
+            )
+        )
 
 
 def totals(db: Database, quote: int) -> QuoteTotals:

@@ -40,7 +40,7 @@ def held(db):
 
 def test_saving_a_lead_while_another_process_holds_the_file(db, held):
     form = LeadForm(db)
-    fill(form, last_name="Lovelace", company="Contoso Ltd", estimated_value="1,000")
+    fill(form, last_name="Lovelace", company="Contoso Ltd", estimated_value="1,000.00")
     before = snapshot(db)
     holder = held()
     assert click(form, "Save") == f"Lead not saved: {BUSY}"

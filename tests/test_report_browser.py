@@ -2,7 +2,7 @@
 
 Needs the chromium binary (/usr/bin/chromium, e.g. `apt-get install -y chromium`) and the Python
 package playwright (`pip install playwright`; its own browser download is not used). Skipped
-when either is missing. Leaves a screenshot at reports/dashboard.png.
+when either is missing, except under CI=true, where that fails. Leaves a screenshot at reports/dashboard.png.
 """
 
 from __future__ import annotations
@@ -21,9 +21,19 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("SALESPIPE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+def _missing(reason: str) -> None:
+    """Skip with the reason; under CI=true a missing browser is a failure, not a skip."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+try:
+    from playwright import sync_api
+except ImportError:
+    _missing("the playwright package is not installed")
 if not Path(CHROMIUM).is_file():
-    pytest.skip(f"no chromium binary at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
+    _missing(f"no chromium binary at {CHROMIUM} (apt-get install -y chromium)")
 
 
 @pytest.fixture(scope="module")

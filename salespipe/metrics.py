@@ -21,26 +21,20 @@ money float64, rates float64 (NaN when the denominator is 0), durations float64 
 Metrics read v_lead_stages, v_opportunity_facts (pipeline), v_opportunity_outcomes (the rest), plus v_opportunity_products (products),
 accounts (account names, for the `account` filter and column) and, for pipeline(as_of=...) and time_in_stage, events (with
 quotes, orders and invoices to find a document's opportunity). The filter/by/period logic
-shared by all of them is one query builder, `_Scope.grouped`; every user value is a bound
-parameter, and option names are checked against fixed lists before they reach the SQL.
+shared by all of them is one query builder, `_Scope.grouped` (salespipe/metric_scope.py); every
+user value is a bound parameter, and option names are checked against fixed lists before they
+reach the SQL. `together(db)` runs several metrics on one read-only open of the file.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import numbers
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-
-import numpy as np
 import pandas as pd
 
 from . import check, machine
 from .db import Database
-from .errors import ValidationError
+from .metric_scope import DIMENSIONS, PERIODS, _case, _scope, _values, together
+from .metric_scope import run as _run
 
-DIMENSIONS = ("owner", "source", "product", "account", "region")
-PERIODS = ("week", "month", "quarter")
 FUNNEL_VIEWS = ("cohort", "activity")
 FUNNEL_STAGES = ("lead", "qualified", "quoted", "won", "invoiced", "paid")
 PHASES = ("qualify", "develop", "propose")
@@ -49,8 +43,6 @@ ENTITIES = ("opportunity", "lead", "quote", "order", "invoice")
 
 # funnel stage -> its timestamp column in v_lead_stages
 _STAGE_AT = dict(zip(FUNNEL_STAGES, ("created_at", "qualified_at", "quoted_at", "won_at", "invoiced_at", "paid_at")))
-# dimension -> its expression over the subject `s`, the product bridge `p` and the account `acc`
-_DIM_SQL = {"owner": "s.owner", "source": "s.source", "product": "p.sku", "account": "acc.name", "region": "s.region"}
 # the dimension columns every subject relation carries
 _SUBJECT_COLUMNS = "d.opportunity_id, d.account_id, d.owner, d.region, d.source"
 # entity -> SQL joining its records (events.entity_id = t.entity_id) to the subject `d` giving their dimensions
@@ -64,191 +56,6 @@ _ENTITY_DIMS = {
     ),
 }
 _DAYS = "EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0"
-
-
-def _values(alias: str, columns: Sequence[str], rows: Iterable[tuple]) -> str:
-    """A VALUES table of package constants (stage names, orders), never of user input."""
-
-    def literal(v: object) -> str:
-        if isinstance(v, str):
-            assert v.replace("_", "").isalnum(), v
-            return f"'{v}'"
-        return str(int(v))  # type: ignore[call-overload]
-
-    body = ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
-    return f"(VALUES {body}) AS {alias}({', '.join(columns)})"
-
-
-def _case(selector: str, picks: Sequence[str]) -> str:
-    """CASE selector WHEN 1 THEN picks[0] WHEN 2 THEN picks[1] ... END."""
-    return "CASE " + selector + " " + " ".join(f"WHEN {i} THEN {p}" for i, p in enumerate(picks, 1)) + " END"
-
-
-# -- the options ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Scope:
-    """Validated common options, and the one builder of the grouped, filtered query."""
-
-    by: tuple[str, ...]
-    period: str | None
-    start: dt.datetime | None
-    end: dt.datetime | None
-    filters: tuple[tuple[str, tuple], ...]
-
-    @property
-    def uses_dimensions(self) -> bool:
-        """Whether a by column or a filter needs the subject's dimension columns."""
-        return bool(self.by or self.filters)
-
-    @property
-    def keys(self) -> list[str]:
-        """The group columns of the frame, in order."""
-        return (["period"] if self.period else []) + list(self.by)
-
-    def key_list(self) -> str:
-        """The group columns of the grouped subquery `g`, each followed by a comma."""
-        return "".join(f'g."{k}", ' for k in self.keys)
-
-    def order(self, *more: str) -> str:
-        """ORDER BY the group columns (missing keys last), then the metric's own order."""
-        items = [f'"{k}" NULLS LAST' for k in self.keys] + list(more)
-        return "ORDER BY " + ", ".join(items) if items else ""
-
-    def grouped(
-        self,
-        relation: str,
-        measures: Sequence[str],
-        *,
-        anchor: str | None,
-        where: Sequence[str] = (),
-        group: Sequence[str] = (),
-        params: Sequence[object] = (),
-    ) -> tuple[str, list]:
-        """SELECT [period], [by...], [group...], measures FROM relation s ... GROUP BY them.
-
-        relation: a view or a subquery with the subject columns (opportunity_id, account_id,
-        owner, region, source) and the anchor column; `params` are its placeholders.
-        The options' filters and the [start, end) window on `anchor` go in WHERE.
-        """
-        args = list(params)
-        keys: list[tuple[str, str]] = []
-        if self.period:
-            keys.append((f"date_trunc('{self.period}', s.{anchor})", "period"))
-        keys += [(_DIM_SQL[d], d) for d in self.by]
-        keys += [(f"s.{g}", g) for g in group]
-        joins = []
-        conditions = list(where)
-        filters = dict(self.filters)
-        if "product" in self.by:
-            if "product" in filters:
-                joins.append(
-                    "JOIN v_opportunity_products p ON p.opportunity_id = s.opportunity_id "
-                    "AND p.sku IN (SELECT unnest(CAST(? AS VARCHAR[])))"
-                )
-                args.append(list(filters.pop("product")))
-            else:
-                joins.append("LEFT JOIN v_opportunity_products p ON p.opportunity_id = s.opportunity_id")
-        if "account" in self.by:
-            joins.append("LEFT JOIN accounts acc ON acc.account_id = s.account_id")
-        for dim, values in filters.items():
-            if dim == "product":
-                conditions.append(
-                    "s.opportunity_id IN (SELECT opportunity_id FROM v_opportunity_products "
-                    "WHERE sku IN (SELECT unnest(CAST(? AS VARCHAR[]))))"
-                )
-                args.append(list(values))
-            elif dim == "account":
-                ids = [v for v in values if isinstance(v, int)]
-                names = [v for v in values if isinstance(v, str)]
-                either = []
-                if ids:
-                    either.append("s.account_id IN (SELECT unnest(CAST(? AS BIGINT[])))")
-                    args.append(ids)
-                if names:
-                    either.append(
-                        "s.account_id IN (SELECT account_id FROM accounts WHERE name_key IN "
-                        "(SELECT company_key(n.name) FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS name) n))"
-                    )
-                    args.append(names)
-                conditions.append("(" + " OR ".join(either) + ")")
-            else:
-                conditions.append(f"s.{dim} IN (SELECT unnest(CAST(? AS VARCHAR[])))")
-                args.append(list(values))
-        if self.start is not None:
-            conditions.append(f"s.{anchor} >= ?")
-            args.append(self.start)
-        if self.end is not None:
-            conditions.append(f"s.{anchor} < ?")
-            args.append(self.end)
-        select = ", ".join([f'{expr} AS "{name}"' for expr, name in keys] + list(measures))
-        sql = f"SELECT {select} FROM {relation} s {' '.join(joins)}"
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        if keys:
-            sql += " GROUP BY " + ", ".join(expr for expr, _ in keys)
-        return sql, args
-
-
-def _values_of(value: object, name: str) -> tuple | None:
-    """A filter option: None, one value or a non-empty list of them (text; ids too for account)."""
-    if value is None:
-        return None
-    many = not isinstance(value, str | bytes | numbers.Number) and isinstance(value, Iterable)
-    values = list(value) if many else [value]  # type: ignore[arg-type]
-    if not values:
-        raise ValidationError(f"{name} must be a value or a non-empty list of values, got an empty list", field=name)
-    out = []
-    for v in values:
-        if name == "account" and isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_):
-            out.append(check.ident(v, name))
-        elif isinstance(v, str) and v.strip():
-            out.append(v.strip())
-        else:
-            kind = "an account id or name" if name == "account" else "text"
-            raise ValidationError(f"{name} values must be {kind}, got {v!r}", field=name, value=v)
-    return tuple(out)
-
-
-def _scope(
-    start: object = None,
-    end: object = None,
-    by: object = None,
-    period: object = None,
-    owner: object = None,
-    source: object = None,
-    product: object = None,
-    account: object = None,
-    region: object = None,
-) -> _Scope:
-    """Check the common options; each error names its option."""
-    if by is None:
-        dims: tuple[str, ...] = ()
-    elif isinstance(by, str):
-        dims = (check.choice(by, "by", DIMENSIONS),)
-    elif isinstance(by, Iterable):
-        dims = tuple(check.choice(b, "by", DIMENSIONS) for b in by)
-        if len(set(dims)) != len(dims):
-            raise ValidationError(f"by names a dimension twice: {list(dims)}", field="by", value=by)
-    else:
-        raise ValidationError(f"by must be None, one of {', '.join(DIMENSIONS)} or a list of them", field="by")
-    if period is not None:
-        check.choice(period, "period", PERIODS)
-    start_ts = None if start is None else check.timestamp(start, "start")
-    end_ts = None if end is None else check.timestamp(end, "end")
-    if start_ts is not None and end_ts is not None and start_ts >= end_ts:
-        raise ValidationError(f"start ({start_ts}) must be before end ({end_ts})", field="end", value=end)
-    given = {"owner": owner, "source": source, "product": product, "account": account, "region": region}
-    filters = tuple((name, vals) for name, value in given.items() if (vals := _values_of(value, name)) is not None)
-    return _Scope(by=dims, period=period, start=start_ts, end=end_ts, filters=filters)  # type: ignore[arg-type]
-
-
-def _run(db: Database, sql: str, params: list) -> pd.DataFrame:
-    if not isinstance(db, Database):
-        raise ValidationError(f"db must be a salespipe Database (sp.connect()), got {type(db).__name__}", field="db")
-    with db.connection(read_only=True) as con:
-        return con.execute(sql, params).df()
 
 
 # -- the metrics ----------------------------------------------------------------------------------
@@ -582,5 +389,6 @@ __all__ = [
     "pipeline",
     "sales_velocity",
     "time_in_stage",
+    "together",
     "win_rate",
 ]

@@ -32,6 +32,7 @@ import pandas as pd
 
 from . import check, machine
 from .db import Database
+from .errors import ValidationError
 from .metric_scope import DIMENSIONS, PERIODS, _case, _scope, _values, together
 from .metric_scope import run as _run
 
@@ -375,17 +376,114 @@ def time_in_stage(
     return _run(db, sql, params)
 
 
+# -- what the dashboards list ---------------------------------------------------------------------
+
+OPPORTUNITY_STATES = ("open", "won", "lost")
+_DIMENSION_VALUES = {
+    "owner": """SELECT owner AS value FROM owners UNION SELECT DISTINCT owner FROM lead_stages
+                UNION SELECT DISTINCT owner FROM opportunities""",
+    "source": "SELECT DISTINCT source AS value FROM lead_stages UNION SELECT DISTINCT source FROM opportunities",
+    "product": "SELECT sku AS value FROM products",
+    "region": "SELECT DISTINCT region AS value FROM owners",
+}
+
+
+def _limit(limit: object) -> int | None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValidationError(f"limit must be a whole number >= 1 or None, got {limit!r}", field="limit", value=limit)
+    return limit
+
+
+def dimension_values(db: Database, dimension: str, *, limit: int | None = None) -> pd.DataFrame:
+    """The values a filter on `dimension` can take: one column, `value`, sorted; no missing values.
+
+    owner: the team (`owners`) and every owner of a lead or opportunity; source: of leads and
+    opportunities; product: the catalog's SKUs; region: the owners' regions; account: account
+    names. limit: only the `limit` accounts with the most opportunities (ties by name), still
+    sorted by name: a dropdown cannot offer the thousands there are. Other dimensions ignore it.
+    """
+    dimension = check.choice(dimension, "dimension", DIMENSIONS)
+    limit = _limit(limit)
+    if dimension != "account":
+        return _run(
+            db, f"SELECT value FROM ({_DIMENSION_VALUES[dimension]}) WHERE value IS NOT NULL ORDER BY value", []
+        )
+    if limit is None:
+        return _run(db, "SELECT DISTINCT name AS value FROM accounts WHERE name IS NOT NULL ORDER BY value", [])
+    sql = """SELECT value FROM (
+                 SELECT a.name AS value, count(*) AS n FROM opportunities o JOIN accounts a ON a.account_id = o.account_id
+                 WHERE a.name IS NOT NULL GROUP BY a.name ORDER BY n DESC, value LIMIT ?
+             ) ORDER BY value"""
+    return _run(db, sql, [limit])
+
+
+def opportunities(
+    db: Database,
+    *,
+    start: object = None,
+    end: object = None,
+    state: object = None,
+    owner: object = None,
+    source: object = None,
+    product: object = None,
+    account: object = None,
+    region: object = None,
+    limit: int | None = 200,
+) -> pd.DataFrame:
+    """The opportunities behind a win rate: the records `win_rate` counts for the same options.
+
+    Anchor: created_at, as in win_rate. state: None (all), or "open", "won", "lost", or a list of
+    them. Columns: opportunity_id, topic, account (name), owner, region, source, state, status,
+    estimated_value, probability, actual_value, created_at, closed_at; newest first (created_at,
+    then opportunity_id, descending); at most `limit` rows (None: all of them).
+    """
+    scope = _scope(start, end, None, None, owner, source, product, account, region)
+    limit = _limit(limit)
+    where, params = "", []
+    if state is not None:
+        states = list(state) if isinstance(state, list | tuple | set) else [state]
+        if not states:
+            raise ValidationError("state must be open, won, lost or a non-empty list of them", field="state")
+        where = "WHERE o.state IN (SELECT unnest(CAST(? AS VARCHAR[])))"
+        params.append([check.choice(s, "state", OPPORTUNITY_STATES) for s in states])
+    relation = f"""(SELECT o.*, a.name AS account_name FROM v_opportunity_outcomes o
+                    LEFT JOIN accounts a ON a.account_id = o.account_id {where})"""
+    columns = [
+        "s.opportunity_id",
+        "s.topic",
+        "s.account_name AS account",
+        "s.owner",
+        "s.region",
+        "s.source",
+        "s.state",
+        "s.status",
+        "CAST(s.estimated_value AS DOUBLE) AS estimated_value",
+        "s.probability",
+        "CAST(s.actual_value AS DOUBLE) AS actual_value",
+        "s.created_at",
+        "s.closed_at",
+    ]
+    sql, args = scope.grouped(relation, columns, anchor="created_at", params=params)
+    sql += " ORDER BY s.created_at DESC, s.opportunity_id DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return _run(db, sql, args)
+
+
 __all__ = [
     "DIMENSIONS",
     "ENTITIES",
     "FUNNEL_STAGES",
     "FUNNEL_VIEWS",
+    "OPPORTUNITY_STATES",
     "OUTCOMES",
     "PERIODS",
     "PHASES",
     "avg_deal_size",
     "cycle_time",
+    "dimension_values",
     "funnel",
+    "opportunities",
     "pipeline",
     "sales_velocity",
     "time_in_stage",

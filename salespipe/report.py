@@ -184,6 +184,16 @@ def key_numbers(frames: _Frames) -> list[KeyNumber]:
     ]
 
 
+def headline(db: Database, **metric_options: Any) -> list[KeyNumber]:
+    """The key numbers (leads, win rate, won value, open pipeline, median cycle) for these filters.
+
+    The same five the report page shows, so a dashboard's tiles and the page agree; options as
+    `build` takes them (the pipeline is always now: start and end do not apply to it).
+    """
+    _check_options(metric_options)
+    return key_numbers(_Frames(db, metric_options))
+
+
 def _date_range(frames: _Frames) -> str:
     """The months in which the leads were created, from the monthly cohort funnel."""
     monthly = frames.get("funnel", view="cohort", period="month")

@@ -32,7 +32,7 @@ from ..errors import SalespipeError, ValidationError
 from ..sqlnotebook import read_only_database
 from . import stats
 
-ALL = "(all)"
+ALL = "(all)"  # the value of a filter that keeps everything: dash.filters["owner"].value = ALL
 PERIODS = (("Week", "week"), ("Month", "month"), ("Quarter", "quarter"))
 AUTO_REFRESH = (("off", 0), ("every 30 s", 30), ("every minute", 60), ("every 5 minutes", 300))
 ACCOUNT_CHOICES = 500  # accounts offered in the account box (most opportunities first); any name can be typed
@@ -69,6 +69,11 @@ def plotly_bundle(figure: go.Figure) -> dict[str, Any]:
     spec["config"] = charts.CONFIG
     title = figure.layout.title.text or "chart"
     return {"application/vnd.plotly.v1+json": spec, "text/plain": f"<chart: {title}>"}
+
+
+def chart_height(figure: go.Figure) -> int:
+    """The height a figure asks for, in pixels (plotly's default when it does not)."""
+    return int(figure.layout.height or 450)
 
 
 def show(output: W.Output, figure: go.Figure) -> None:
@@ -130,7 +135,7 @@ class DashboardBox(W.VBox):
 
 
 def _dropdown(name: str, label: str) -> W.Dropdown:
-    widget = W.Dropdown(options=[(ALL, None)], value=None, description=label, layout=W.Layout(width="240px"))
+    widget = W.Dropdown(options=[ALL], value=ALL, description=label, layout=W.Layout(width="240px"))
     widget.add_class(f"sp-filter-{name}")
     return widget
 
@@ -149,13 +154,15 @@ class Dashboard:
         auto_refresh: float = 0,
         min_deals: int = stats.MIN_DEALS,
     ) -> None:
-        self.db = open_database(db)
         stats.too_small(0, min_deals)  # checks min_deals
         self.min_deals = min_deals
+        self._source = db
+        self.db: Database | None = None
         self._lock = threading.RLock()
         self._holding = 0
         self.figures: dict[str, go.Figure] = {}
         self.frames: dict[str, pd.DataFrame] = {}
+        self.numbers: list[report.KeyNumber] = []
         self.seconds: dict[str, float] = {}
         self.error: str | None = None
         self.filters: dict[str, W.ValueWidget] = {
@@ -179,10 +186,13 @@ class Dashboard:
         refresh.add_class("sp-refresh")
         refresh.on_click(lambda _: self.refresh())
         self.buttons: dict[str, W.Button] = {"Refresh": refresh}
-        self.auto_refresh = W.Dropdown(options=AUTO_REFRESH, value=0, description="Auto-refresh")
+        self.auto_refresh = W.Dropdown(
+            options=AUTO_REFRESH, value=0, description="Auto-refresh", style={"description_width": "initial"}
+        )
         self.auto_refresh.add_class("sp-auto-refresh")
         self._timer = AutoRefresh(self._tick)
         self.header = W.HTML()
+        self.chart_css = W.HTML()  # each chart's height: plotly's resize drops a height given without a width
         self.message = W.HTML()
         self.message.add_class("sp-message")
         self.tiles = W.HTML()
@@ -193,8 +203,12 @@ class Dashboard:
             out.add_class(f"sp-chart-{name}")
             self.outputs[name] = out
         self.updated_at: dt.datetime | None = None
-        with self.hold():
-            self.load_choices()
+        try:
+            with self.hold():
+                self._open()
+                self.load_choices()
+        except SalespipeError as exc:  # no database yet, or not readable: say so; Refresh tries again
+            self._fail(exc)
         for widget in self.filters.values():
             widget.observe(self._changed, "value")
         self.auto_refresh.observe(lambda change: self._timer.start(change["new"]), "value")
@@ -229,22 +243,38 @@ class Dashboard:
         filters = W.Box([self.filters[n] for n in names], layout=row)
         actions = W.Box([self.buttons["Refresh"], self.auto_refresh], layout=row)
         charts_box = W.Box(list(self.outputs.values()), layout=W.Layout(flex_flow="row wrap", gap="8px"))
-        return [W.HTML(CSS), self.header, filters, actions, self.message, self.tiles, charts_box, *self._below()]
+        return [
+            W.HTML(CSS),
+            self.chart_css,
+            self.header,
+            filters,
+            actions,
+            self.message,
+            self.tiles,
+            charts_box,
+            *self._below(),
+        ]
 
     # -- filters --------------------------------------------------------------------------------
 
+    def _open(self) -> Database:
+        if self.db is None:
+            self.db = open_database(self._source)
+        return self.db
+
     def load_choices(self) -> None:
         """Fill the owner, source, product, region and account choices (keeping what is selected)."""
+        db = self._open()
         for name in ("owner", "source", "product", "region"):
-            values = metrics.dimension_values(self.db, name)["value"].tolist()
+            values = metrics.dimension_values(db, name)["value"].tolist()
             widget = self.filters[name]
             current = widget.value
-            options = [(ALL, None)] + [(str(v), v) for v in values]
-            if current is not None and current not in values:
-                options.append((str(current), current))
+            options = [ALL, *(str(v) for v in values)]
+            if current not in options:  # chosen before it disappeared: keep showing what was asked for
+                options.append(current)
             widget.options = options
             widget.value = current
-        accounts = metrics.dimension_values(self.db, "account", limit=ACCOUNT_CHOICES)["value"].tolist()
+        accounts = metrics.dimension_values(db, "account", limit=ACCOUNT_CHOICES)["value"].tolist()
         self.filters["account"].options = [str(a) for a in accounts]
 
     def options(self) -> dict[str, Any]:
@@ -256,7 +286,7 @@ class Dashboard:
         if f["end"].value is not None:
             out["end"] = f["end"].value + dt.timedelta(days=1)
         for name in ("owner", "source", "product", "region"):
-            if f[name].value is not None:
+            if f[name].value != ALL:
                 out[name] = f[name].value
         if f["account"].value.strip():
             out["account"] = f["account"].value.strip()
@@ -292,15 +322,25 @@ class Dashboard:
         with self._lock:
             started = time.perf_counter()
             try:
+                db = self._open()
                 options = self.options()
-                frames = self.compute(options)
+                with metrics.together(db):
+                    frames = self.compute(options)
+                    numbers = report.headline(db, **options)
                 figures = self.draw(frames)
-                numbers = report.headline(self.db, **options)
             except SalespipeError as exc:
                 self._fail(exc)
                 return
             self.seconds["compute_and_draw"] = time.perf_counter() - started
-            self.frames, self.figures = frames, figures
+            self.frames, self.figures, self.numbers = frames, figures, numbers
+            self.chart_css.value = (
+                "<style>"
+                + "".join(
+                    f".sp-chart-{name} .jp-RenderedPlotly {{ height: {chart_height(fig)}px; }}"
+                    for name, fig in figures.items()
+                )
+                + "</style>"
+            )
             for name, figure in figures.items():
                 show(self.outputs[name], figure)
             self.tiles.value = _tiles(numbers)
@@ -321,9 +361,20 @@ class Dashboard:
     def _header(self, options: dict[str, Any]) -> str:
         shown = ", ".join(f"{k} {v}" for k, v in options.items()) or "no filters"
         when = self.updated_at.strftime("%H:%M:%S") if self.updated_at else "-"
+        where = os.path.basename(self.db.path) if self.db is not None else "no database"
         return (
-            f"<h2>{html.escape(self.title)}</h2><div class='meta'>{html.escape(os.path.basename(self.db.path))} "
-            f"(read-only) · {html.escape(shown)} · updated {when}</div>"
+            f"<div class='meta'>{html.escape(self.title)} · {html.escape(where)} (read-only) · "
+            f"{html.escape(shown)} · updated {when}</div>"
+        )
+
+    def summary(self) -> str:
+        """One line on what the data covers (the key numbers in words), or the error shown."""
+        if self.error is not None or not self.numbers:
+            return f"{self.title}: {self.error or 'no data'}"
+        k = {n.key: n for n in self.numbers}
+        return (
+            f"{self.title}, read-only: {k['leads'].text} leads · win rate {k['win_rate'].text} "
+            f"({k['win_rate'].note}) · open pipeline {k['open_pipeline'].text} ({k['open_pipeline'].note})"
         )
 
     # -- auto-refresh and closing ---------------------------------------------------------------

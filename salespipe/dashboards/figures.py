@@ -49,7 +49,7 @@ def group_labels(frame: pd.DataFrame, by: str) -> list[str]:
 
 def _subtitle(figure: go.Figure, text: str) -> None:
     figure.update_layout(title_subtitle_text=text, title_subtitle_font={"size": 12, "color": "#6b7280"})
-    figure.update_layout(margin_t=90)
+    figure.update_layout(margin_t=100)
 
 
 def funnel_figure(frame: pd.DataFrame, title: str, subtitle: str = "") -> go.Figure:
@@ -185,10 +185,11 @@ def win_rate_bars(
                 y=[labels[i] for i in keep],
                 x=np.nan_to_num(x),
                 text=[_bar_text(rate[i], n[i], small[i], denominator) for i in keep],
-                textposition="inside",
+                textposition=["inside" if r >= 0.2 else "outside" for r in np.nan_to_num(x)],
                 insidetextanchor="start",
-                textfont={"color": "white"},
+                textfont={"color": ["white" if r >= 0.2 else "#1f2937" for r in np.nan_to_num(x)]},
                 constraintext="none",
+                cliponaxis=False,
                 error_x={
                     "type": "data",
                     "symmetric": False,
@@ -209,7 +210,7 @@ def win_rate_bars(
     fig.update_xaxes(tickformat=".0%", range=[0, 1])
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=[labels[i] for i in reversed(order)])
     fig.update_layout(barmode="overlay")
-    _subtitle(fig, f"{what}; opportunities by creation date. " + stats.rule_text(min_deals, confidence, denominator))
+    _subtitle(fig, f"{what}, opportunities by creation date<br>" + stats.rule_text(min_deals, confidence, denominator))
     return fig
 
 
@@ -271,7 +272,7 @@ def win_rate_trend(
     fig.update_xaxes(type="date")
     _subtitle(
         fig,
-        f"{what}, by period of opportunity creation; recent periods still have open deals. "
+        f"{what}, by period of opportunity creation; recent periods still have open deals<br>"
         + stats.rule_text(min_deals, confidence, denominator).replace("Grey, hatched", "Hollow grey points"),
     )
     return fig

@@ -39,7 +39,7 @@ class WinRateDashboard(Dashboard):
     def __init__(self, db: Any = None, *, measure: str = "win_rate", **kw: Any) -> None:
         self._measure = measure
         self.table = pd.DataFrame()
-        behind = W.Dropdown(options=[(NOTHING, None)], value=None, description="Show the opportunities behind")
+        behind = W.Dropdown(options=[(NOTHING, ())], value=(), description="Show the opportunities behind")
         behind.style.description_width = "initial"
         behind.layout.width = "520px"
         behind.add_class("sp-behind")
@@ -83,7 +83,7 @@ class WinRateDashboard(Dashboard):
     def _after_redraw(self) -> None:
         """Offer every bar and point just drawn; keep the chosen one if it is still there."""
         measure = self.filters["measure"].value
-        choices: list[tuple[str, Any]] = [(NOTHING, None)]
+        choices: list[tuple[str, Any]] = [(NOTHING, ())]
         for b in BREAKDOWNS:
             frame = self.frames[f"by_{b}"]
             n = figures.trials(frame, measure)
@@ -99,7 +99,7 @@ class WinRateDashboard(Dashboard):
         behind = self.controls["behind"]
         current = behind.value
         behind.options = choices
-        behind.value = current if current in [c[1] for c in choices] else None
+        behind.value = current if current in [c[1] for c in choices] else ()
         self._show_behind()
 
     def behind_options(self, choice: tuple[str, Any]) -> dict[str, Any]:
@@ -118,7 +118,7 @@ class WinRateDashboard(Dashboard):
 
     def _show_behind(self) -> None:
         choice = self.controls["behind"].value
-        if choice is None:
+        if not choice:
             self.table = pd.DataFrame()
             self.table_view.value = ""
             return

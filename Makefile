@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 EXTRAS ?= notebooks,test
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench clean dashboards
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,17 @@ bench: install
 
 clean:
 	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal .pytest_cache .ruff_cache
+
+# The manager dashboards (notebooks/03 and 04) with voila: no code shown, fully offline (the
+# `offline` template in share/jupyter, voila.json), idle kernels culled after 10 minutes.
+# make dashboards [HOST=0.0.0.0] [PORT=8866] [PREHEAT=0] [SALESPIPE_DB=path]
+HOST    ?= 127.0.0.1
+PORT    ?= 8866
+PREHEAT ?= 1
+PREHEAT_ARGS := --preheat_kernel=True --pool_size=1
+
+dashboards: install
+	@echo "funnel:   http://$(HOST):$(PORT)/voila/render/03_funnel_dashboard.ipynb"
+	@echo "win rate: http://$(HOST):$(PORT)/voila/render/04_win_rate_dashboard.ipynb"
+	JUPYTER_PATH=$(CURDIR)/share/jupyter PLOOMBER_STATS_ENABLED=false $(VENV)/bin/voila notebooks \
+	  --no-browser --Voila.ip=$(HOST) --port=$(PORT) $(if $(filter 1,$(PREHEAT)),$(PREHEAT_ARGS))

@@ -7,12 +7,13 @@ Each takes a `Database` or a path and opens it read-only; `filters`, `buttons`, 
 `widget` make them scriptable (see `_base.Dashboard`).
 """
 
-from ._base import AutoRefresh, Dashboard, open_database
+from ._base import ALL, AutoRefresh, Dashboard, open_database, wait_for_visitor
 from .funnel import FunnelDashboard
 from .stats import MIN_DEALS, too_small, wilson_interval
 from .win_rate import WinRateDashboard
 
 __all__ = [
+    "ALL",
     "MIN_DEALS",
     "AutoRefresh",
     "Dashboard",
@@ -20,5 +21,6 @@ __all__ = [
     "WinRateDashboard",
     "open_database",
     "too_small",
+    "wait_for_visitor",
     "wilson_interval",
 ]

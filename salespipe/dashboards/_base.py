@@ -63,6 +63,20 @@ def open_database(db: Database | str | os.PathLike[str] | None = None) -> Databa
     return read_only_database(db)
 
 
+def wait_for_visitor() -> None:
+    """Under voila with pre-heated kernels, wait here until a manager opens the page.
+
+    A pre-heated kernel runs its notebook before anyone visits; a dashboard built then would
+    show data as old as the kernel. Called between the imports and the dashboard, it lets the
+    slow part (starting Python, importing pandas, plotly, ipywidgets) happen ahead while the data
+    is read when the page is opened. Anywhere else (JupyterLab, nbval, plain voila) it returns at once.
+    """
+    if os.environ.get("VOILA_PREHEAT", "False") != "False":
+        from voila.utils import wait_for_request
+
+        wait_for_request()
+
+
 def plotly_bundle(figure: go.Figure) -> dict[str, Any]:
     """The display data `fig.show()` sends with the plotly mime renderer, with salespipe's config."""
     spec = json.loads(pio.to_json(figure, validate=False))

@@ -32,7 +32,6 @@ import pandas as pd
 
 from . import check, machine
 from .db import Database
-from .errors import ValidationError
 from .metric_scope import DIMENSIONS, PERIODS, _case, _scope, _values, together
 from .metric_scope import run as _run
 
@@ -49,11 +48,12 @@ _SUBJECT_COLUMNS = "d.opportunity_id, d.account_id, d.owner, d.region, d.source"
 # entity -> SQL joining its records (events.entity_id = t.entity_id) to the subject `d` giving their dimensions
 _ENTITY_DIMS = {
     "lead": "JOIN v_lead_stages d ON d.lead_id = t.entity_id",
-    "opportunity": "JOIN v_opportunity_facts d ON d.opportunity_id = t.entity_id",
-    "quote": "JOIN quotes x ON x.quote_id = t.entity_id JOIN v_opportunity_facts d ON d.opportunity_id = x.opportunity_id",
-    "order": "JOIN orders x ON x.order_id = t.entity_id JOIN v_opportunity_facts d ON d.opportunity_id = x.opportunity_id",
+    "opportunity": "JOIN v_opportunity_outcomes d ON d.opportunity_id = t.entity_id",
+    "quote": "JOIN quotes x ON x.quote_id = t.entity_id JOIN v_opportunity_outcomes d ON d.opportunity_id = x.opportunity_id",
+    "order": "JOIN orders x ON x.order_id = t.entity_id JOIN v_opportunity_outcomes d ON d.opportunity_id = x.opportunity_id",
     "invoice": (
-        "JOIN invoices x ON x.invoice_id = t.entity_id JOIN v_opportunity_facts d ON d.opportunity_id = x.opportunity_id"
+        "JOIN invoices x ON x.invoice_id = t.entity_id "
+        "JOIN v_opportunity_outcomes d ON d.opportunity_id = x.opportunity_id"
     ),
 }
 _DAYS = "EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0"
@@ -129,16 +129,18 @@ def win_rate(
     won_value (sum of actual values of the won), win_rate_all = won / (won + lost + open).
     """
     scope = _scope(start, end, by, period, owner, source, product, account, region)
-    measures = [f"count(CASE WHEN s.state = '{st}' THEN 1 END) AS {st}" for st in ("won", "lost", "open")]
-    measures.append("coalesce(sum(CASE WHEN s.state = 'won' THEN s.actual_value END), 0) AS won_value")
-    inner, params = scope.grouped("v_opportunity_outcomes", measures, anchor="created_at")
-    sql = f"""SELECT {scope.key_list()}CAST(g.won AS BIGINT) AS won, CAST(g.lost AS BIGINT) AS lost,
-                     CAST(g.open AS BIGINT) AS open,
-                     CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost, 0) AS win_rate,
-                     CAST(g.won_value AS DOUBLE) AS won_value,
-                     CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost + g.open, 0) AS win_rate_all
-              FROM ({inner}) g {scope.order()}"""
-    return _run(db, sql, params)
+    inner, params = scope.grouped("v_opportunity_outcomes", _WIN_MEASURES, anchor="created_at")
+    return _run(db, f"SELECT {scope.key_list()}{_WIN_COLUMNS} FROM ({inner}) g {scope.order()}", params)
+
+
+_WIN_MEASURES = [
+    *(f"count(CASE WHEN s.state = '{st}' THEN 1 END) AS {st}" for st in ("won", "lost", "open")),
+    "coalesce(sum(CASE WHEN s.state = 'won' THEN s.actual_value END), 0) AS won_value",
+]
+_WIN_COLUMNS = """CAST(g.won AS BIGINT) AS won, CAST(g.lost AS BIGINT) AS lost, CAST(g.open AS BIGINT) AS open,
+                  CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost, 0) AS win_rate,
+                  CAST(g.won_value AS DOUBLE) AS won_value,
+                  CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost + g.open, 0) AS win_rate_all"""
 
 
 def pipeline(
@@ -258,8 +260,7 @@ def cycle_time(
         measures += [
             f"count({days}) AS n{i}",
             f"avg({days}) AS mean{i}",
-            f"quantile_cont({days}, 0.5) AS median{i}",
-            f"quantile_cont({days}, 0.9) AS p90_{i}",
+            f"quantile_cont({days}, [0.5, 0.9]) AS q{i}",  # one sort for both percentiles
         ]
     inner, params = scope.grouped(
         "v_opportunity_outcomes", measures, anchor="closed_at", where=["s.state IN ('won', 'lost')"]
@@ -269,8 +270,8 @@ def cycle_time(
     sql = f"""SELECT {scope.key_list()}oc.outcome,
                      CAST({_case("oc.outcome_order", [f"g.n{i}" for i in k])} AS BIGINT) AS "count",
                      CAST({_case("oc.outcome_order", [f"g.mean{i}" for i in k])} AS DOUBLE) AS mean_days,
-                     CAST({_case("oc.outcome_order", [f"g.median{i}" for i in k])} AS DOUBLE) AS median_days,
-                     CAST({_case("oc.outcome_order", [f"g.p90_{i}" for i in k])} AS DOUBLE) AS p90_days
+                     CAST({_case("oc.outcome_order", [f"g.q{i}[1]" for i in k])} AS DOUBLE) AS median_days,
+                     CAST({_case("oc.outcome_order", [f"g.q{i}[2]" for i in k])} AS DOUBLE) AS p90_days
               FROM ({inner}) g CROSS JOIN {outcomes}
               {scope.order("oc.outcome_order")}"""
     return _run(db, sql, params)
@@ -344,131 +345,26 @@ def time_in_stage(
     scope = _scope(start, end, by, None, owner, source, product, account, region)
     # the records' dimensions are joined only when a by column or a filter needs them
     dimensions, joins = (f"{_SUBJECT_COLUMNS}, ", _ENTITY_DIMS[entity]) if scope.uses_dimensions else ("", "")
-    relation = f"""(WITH ev AS (
-                SELECT e.entity_id, e.event_id, e.to_state, e.to_status, e.at,
-                       lag(e.to_state) OVER w AS prev_state, lag(e.to_status) OVER w AS prev_status
-                FROM events e WHERE e.entity = ?
-                WINDOW w AS (PARTITION BY e.entity_id ORDER BY e.at, e.event_id)
-            ), stays AS (
-                SELECT entity_id, to_state AS state, to_status AS status, ev.at AS entered_at,
-                       lead(ev.at) OVER (PARTITION BY entity_id ORDER BY ev.at, event_id) AS left_at
-                FROM ev
-                WHERE prev_state IS NULL OR prev_state <> to_state OR prev_status <> to_status
-            )
-            SELECT {dimensions}t.state, t.status, t.entered_at,
-                   {_DAYS.format(start="t.entered_at", end="t.left_at")} AS days
-            FROM stays t {joins}
-            WHERE t.left_at IS NOT NULL)"""
+    # v_stays: every closed stay, from fact_stays and the events after its watermark (migration 0007)
+    relation = f"""(SELECT {dimensions}t.state, t.status, t.entered_at, t.days
+                    FROM v_stays t {joins} WHERE t.entity = ?)"""
     measures = [
         "count(*) AS n",
         "avg(s.days) AS mean",
-        "quantile_cont(s.days, 0.5) AS median",
-        "quantile_cont(s.days, 0.9) AS p90",
+        "quantile_cont(s.days, [0.5, 0.9]) AS q",  # one sort for both percentiles
     ]
     inner, params = scope.grouped(relation, measures, anchor="entered_at", group=("state", "status"), params=[entity])
     known = [(state, status) for state, statuses in machine.STATES[entity].items() for status in statuses]
     stage_order = _values("so", ["state", "status", "stage_order"], [(a, b, i) for i, (a, b) in enumerate(known, 1)])
     sql = f"""SELECT {scope.key_list()}g.state, g.status, CAST(g.n AS BIGINT) AS "count",
-                     CAST(g.mean AS DOUBLE) AS mean_days, CAST(g.median AS DOUBLE) AS median_days,
-                     CAST(g.p90 AS DOUBLE) AS p90_days
+                     CAST(g.mean AS DOUBLE) AS mean_days, CAST(g.q[1] AS DOUBLE) AS median_days,
+                     CAST(g.q[2] AS DOUBLE) AS p90_days
               FROM ({inner}) g LEFT JOIN {stage_order} ON so.state = g.state AND so.status = g.status
               {scope.order("so.stage_order NULLS LAST", "g.state", "g.status")}"""
     return _run(db, sql, params)
 
 
-# -- what the dashboards list ---------------------------------------------------------------------
-
-OPPORTUNITY_STATES = ("open", "won", "lost")
-_DIMENSION_VALUES = {
-    "owner": """SELECT owner AS value FROM owners UNION SELECT DISTINCT owner FROM lead_stages
-                UNION SELECT DISTINCT owner FROM opportunities""",
-    "source": "SELECT DISTINCT source AS value FROM lead_stages UNION SELECT DISTINCT source FROM opportunities",
-    "product": "SELECT sku AS value FROM products",
-    "region": "SELECT DISTINCT region AS value FROM owners",
-}
-
-
-def _limit(limit: object) -> int | None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValidationError(f"limit must be a whole number >= 1 or None, got {limit!r}", field="limit", value=limit)
-    return limit
-
-
-def dimension_values(db: Database, dimension: str, *, limit: int | None = None) -> pd.DataFrame:
-    """The values a filter on `dimension` can take: one column, `value`, sorted; no missing values.
-
-    owner: the team (`owners`) and every owner of a lead or opportunity; source: of leads and
-    opportunities; product: the catalog's SKUs; region: the owners' regions; account: account
-    names. limit: only the `limit` accounts with the most opportunities (ties by name), still
-    sorted by name: a dropdown cannot offer the thousands there are. Other dimensions ignore it.
-    """
-    dimension = check.choice(dimension, "dimension", DIMENSIONS)
-    limit = _limit(limit)
-    if dimension != "account":
-        return _run(
-            db, f"SELECT value FROM ({_DIMENSION_VALUES[dimension]}) WHERE value IS NOT NULL ORDER BY value", []
-        )
-    if limit is None:
-        return _run(db, "SELECT DISTINCT name AS value FROM accounts WHERE name IS NOT NULL ORDER BY value", [])
-    sql = """SELECT value FROM (
-                 SELECT a.name AS value, count(*) AS n FROM opportunities o JOIN accounts a ON a.account_id = o.account_id
-                 WHERE a.name IS NOT NULL GROUP BY a.name ORDER BY n DESC, value LIMIT ?
-             ) ORDER BY value"""
-    return _run(db, sql, [limit])
-
-
-def opportunities(
-    db: Database,
-    *,
-    start: object = None,
-    end: object = None,
-    state: object = None,
-    owner: object = None,
-    source: object = None,
-    product: object = None,
-    account: object = None,
-    region: object = None,
-    limit: int | None = 200,
-) -> pd.DataFrame:
-    """The opportunities behind a win rate: the records `win_rate` counts for the same options.
-
-    Anchor: created_at, as in win_rate. state: None (all), or "open", "won", "lost", or a list of
-    them. Columns: opportunity_id, topic, account (name), owner, region, source, state, status,
-    estimated_value, probability, actual_value, created_at, closed_at; newest first (created_at,
-    then opportunity_id, descending); at most `limit` rows (None: all of them).
-    """
-    scope = _scope(start, end, None, None, owner, source, product, account, region)
-    limit = _limit(limit)
-    where, params = "", []
-    if state is not None:
-        states = list(state) if isinstance(state, list | tuple | set) else [state]
-        if not states:
-            raise ValidationError("state must be open, won, lost or a non-empty list of them", field="state")
-        where = "WHERE o.state IN (SELECT unnest(CAST(? AS VARCHAR[])))"
-        params.append([check.choice(s, "state", OPPORTUNITY_STATES) for s in states])
-    relation = f"""(SELECT o.*, a.name AS account_name FROM v_opportunity_outcomes o
-                    LEFT JOIN accounts a ON a.account_id = o.account_id {where})"""
-    columns = [
-        "s.opportunity_id",
-        "s.topic",
-        "s.account_name AS account",
-        "s.owner",
-        "s.region",
-        "s.source",
-        "s.state",
-        "s.status",
-        "CAST(s.estimated_value AS DOUBLE) AS estimated_value",
-        "s.probability",
-        "CAST(s.actual_value AS DOUBLE) AS actual_value",
-        "s.created_at",
-        "s.closed_at",
-    ]
-    sql, args = scope.grouped(relation, columns, anchor="created_at", params=params)
-    sql += " ORDER BY s.created_at DESC, s.opportunity_id DESC"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    return _run(db, sql, args)
-
+from .lookups import OPPORTUNITY_STATES, dimension_values, opportunities, summary  # noqa: E402
 
 __all__ = [
     "DIMENSIONS",
@@ -486,6 +382,7 @@ __all__ = [
     "opportunities",
     "pipeline",
     "sales_velocity",
+    "summary",
     "time_in_stage",
     "together",
     "win_rate",

@@ -15,7 +15,7 @@ import ipywidgets as W
 import pandas as pd
 import plotly.graph_objects as go
 
-from .. import charts, metrics
+from .. import metrics
 from . import figures
 from ._base import Dashboard
 
@@ -60,8 +60,10 @@ class FunnelDashboard(Dashboard):
             "conversion_trend": figures.conversion_trend_figure(
                 frames["conversion_trend"], trend_title, "Hover a point for the counts behind it."
             ),
-            "time_in_stage": charts.time_in_stage_chart(
-                frames["time_in_stage"], title="Days an opportunity spends in each stage (entered in the range)"
+            "time_in_stage": figures.time_in_stage_figure(
+                frames["time_in_stage"],
+                "Days an opportunity spends in each stage",
+                "Stays that began in the range and have ended: median and 90th percentile",
             ),
         }
 

@@ -48,6 +48,7 @@ CSS = """<style>
 .sp-kpi .value { font-size: 24px; font-weight: 650; margin: 2px 0; font-variant-numeric: tabular-nums; }
 .sp-kpi .note { color: #6b7280; font-size: 12px; }
 .sp-msg-error { color: #b91c1c; font-weight: 600; }
+.sp-dash .sp-row { gap: 4px 12px; }
 .sp-table table { border-collapse: collapse; font-size: 13px; font-variant-numeric: tabular-nums; }
 .sp-table th, .sp-table td { border-bottom: 1px solid #e5e7eb; padding: 3px 10px; text-align: left; }
 .sp-table td.num { text-align: right; }
@@ -252,11 +253,11 @@ class Dashboard:
     # -- layout ---------------------------------------------------------------------------------
 
     def _layout(self) -> list[W.Widget]:
-        row = W.Layout(flex_flow="row wrap", gap="4px 12px")
-        names = list(self.filters)
-        filters = W.Box([self.filters[n] for n in names], layout=row)
-        actions = W.Box([self.buttons["Refresh"], self.auto_refresh], layout=row)
-        charts_box = W.Box(list(self.outputs.values()), layout=W.Layout(flex_flow="row wrap", gap="8px"))
+        filters = W.Box([self.filters[n] for n in self.filters], layout=W.Layout(flex_flow="row wrap"))
+        actions = W.Box([self.buttons["Refresh"], self.auto_refresh], layout=W.Layout(flex_flow="row wrap"))
+        charts_box = W.Box(list(self.outputs.values()), layout=W.Layout(flex_flow="row wrap"))
+        for box in (filters, actions, charts_box):
+            box.add_class("sp-row")
         return [
             W.HTML(CSS),
             self.chart_css,

@@ -45,8 +45,9 @@ def wilson_interval(
         denominator = 1 + z * z / n
         center = (p + z * z / (2 * n)) / denominator
         half = z / denominator * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-        low = np.where(n > 0, np.clip(center - half, 0.0, 1.0), math.nan)
-        high = np.where(n > 0, np.clip(center + half, 0.0, 1.0), math.nan)
+        # exactly 0 at 0 won and 1 at all won (the formula gives them up to rounding)
+        low = np.where(n > 0, np.where(k == 0, 0.0, np.clip(center - half, 0.0, 1.0)), math.nan)
+        high = np.where(n > 0, np.where(k == n, 1.0, np.clip(center + half, 0.0, 1.0)), math.nan)
     return low, high
 
 

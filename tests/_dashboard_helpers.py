@@ -21,7 +21,9 @@ def bars(figure: go.Figure) -> pd.DataFrame:
             low = high = math.nan
             if err is not None and err.array is not None:
                 high, low = x + err.array[i], x - err.arrayminus[i]
-            rows.append({"label": label, "value": x, "low": low, "high": high, "flagged": flagged, "text": trace.text[i]})
+            rows.append(
+                {"label": label, "value": x, "low": low, "high": high, "flagged": flagged, "text": trace.text[i]}
+            )
     return pd.DataFrame(rows)
 
 

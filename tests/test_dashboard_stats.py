@@ -53,7 +53,7 @@ def test_the_interval_holds_the_rate_stays_in_zero_one_and_narrows_with_more_dea
     won, deals = np.array([0, 3, 5, 30, 300, 10]), np.array([10, 5, 10, 100, 1000, 10])
     low, high = stats.wilson_interval(won, deals)
     assert ((low <= won / deals) & (won / deals <= high)).all()
-    assert ((0 <= low) & (high <= 1)).all()
+    assert ((low >= 0) & (high <= 1)).all()
     assert high[0] > 0 and low[-1] < 1, "no zero width at 0% or 100%"
     assert (high[3] - low[3]) > (high[4] - low[4]), "30/100 is less certain than 300/1000"
 

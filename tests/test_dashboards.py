@@ -142,7 +142,9 @@ def expect_funnel_dashboard(dash: FunnelDashboard, db, options: dict) -> None:
     drawn = dash.figures["funnel"].data[0]
     assert list(drawn.y) == frame["stage"].tolist()
     assert list(drawn.x) == frame["count"].tolist()
-    for text, prev, first in zip(drawn.text[1:], frame["conversion_from_previous"][1:], frame["conversion_from_first"][1:]):
+    for text, prev, first in zip(
+        drawn.text[1:], frame["conversion_from_previous"][1:], frame["conversion_from_first"][1:]
+    ):
         assert f"{sp.charts.pct(prev)} of previous" in text and f"{sp.charts.pct(first)} of leads" in text
     trend = metrics.funnel(db, view, period=period, **options)
     drawn_lines = lines(dash.figures["conversion_trend"])
@@ -286,7 +288,9 @@ def test_choosing_a_bar_shows_the_opportunities_behind_it(win, db):
     pd.testing.assert_frame_equal(win.table, expected)
     assert f"<td>{owner}</td>" in win.table_view.value and "<table>" in win.table_view.value
     frame = metrics.win_rate(db, by="owner", owner=owner)
-    assert len(metrics.opportunities(db, owner=owner, limit=None)) == int(frame[["won", "lost", "open"]].sum(axis=1).iloc[0])
+    assert len(metrics.opportunities(db, owner=owner, limit=None)) == int(
+        frame[["won", "lost", "open"]].sum(axis=1).iloc[0]
+    )
 
     source = settings(db)[1][1]
     win.filters["source"].value = source  # the choice stays, narrowed by the new filter

@@ -127,7 +127,9 @@ def test_refresh_from_the_command_line(generated, tmp_path):
     assert missing.returncode == 1 and "does not exist" in missing.stderr and not (tmp_path / "none.duckdb").exists()
 
 
-@pytest.mark.parametrize("view", ["v_stays", "v_stays_rebuilt", "v_opportunity_products", "v_opportunity_products_rebuilt"])
+@pytest.mark.parametrize(
+    "view", ["v_stays", "v_stays_rebuilt", "v_opportunity_products", "v_opportunity_products_rebuilt"]
+)
 def test_every_new_view_and_column_has_a_comment(db, view):
     comment = db.sql("SELECT comment FROM duckdb_views() WHERE view_name = ?", [view])["comment"].iloc[0]
     assert len(comment or "") > 20

@@ -195,7 +195,12 @@ def headline(db: Database, **metric_options: Any) -> list[KeyNumber]:
     allowed = {k: v for k, v in metric_options.items() if k in WINDOW_OPTIONS + FILTER_OPTIONS}
     if "as_of" in metric_options:  # the pipeline as it stood then: only the metric frames know
         return key_numbers(_Frames(db, metric_options))
-    row = metrics.summary(db, **allowed).iloc[0]
+    return summary_numbers(metrics.summary(db, **allowed))
+
+
+def summary_numbers(summary: pd.DataFrame) -> list[KeyNumber]:
+    """The five key numbers of a `metrics.summary` frame, worded as the report page words them."""
+    row = summary.iloc[0]
     won, lost = int(row["won"]), int(row["lost"])
     weighted = float(row["pipeline_weighted_value"])
     return [

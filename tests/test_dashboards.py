@@ -312,6 +312,31 @@ def test_choosing_a_period_point_shows_that_periods_opportunities(win, db):
     win.filters["period"].value = "month"
 
 
+def test_a_filter_shown_before_needs_no_query_until_the_file_changes(copy, db):
+    dash = WinRateDashboard(copy)
+    try:
+        owner = settings(db)[0][1]
+        asked = []
+        real = metrics.win_rate
+        metrics.win_rate = lambda *a, **kw: (asked.append(kw), real(*a, **kw))[1]
+        try:
+            dash.filters["owner"].value = owner
+            assert len(asked) == 5  # four breakdowns and the trend
+            dash.filters["owner"].value = ALL  # shown when the dashboard opened
+            dash.filters["measure"].value = "win_rate_all"  # the same frames, drawn the other way
+            assert len(asked) == 5
+            dash.filters["period"].value = "quarter"  # only the trend is new
+            assert len(asked) == 6
+            _new_lead(copy, "somebody")  # the file changes: nothing cached is trusted any more
+            dash.filters["owner"].value = owner
+            assert len(asked) == 11
+        finally:
+            metrics.win_rate = real
+        expect_win_rate_dashboard(dash, sp.connect(copy, read_only=True), {"owner": owner})
+    finally:
+        dash.close()
+
+
 # -- refresh, auto-refresh, errors --------------------------------------------------------------
 
 

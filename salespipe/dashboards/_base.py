@@ -178,6 +178,8 @@ class Dashboard:
         self.figures: dict[str, go.Figure] = {}
         self.frames: dict[str, pd.DataFrame] = {}
         self.numbers: list[report.KeyNumber] = []
+        self._cache: dict[tuple, pd.DataFrame] = {}  # metric frames of the data as last read (see `frame`)
+        self._stamp: tuple | None = None
         self.seconds: dict[str, float] = {}
         self.error: str | None = None
         self.filters: dict[str, W.ValueWidget] = {
@@ -322,10 +324,42 @@ class Dashboard:
 
     # -- drawing --------------------------------------------------------------------------------
 
+    def frame(self, metric: str, **options: Any) -> pd.DataFrame:
+        """`metrics.<metric>(db, **options)`, computed once per state of the database file.
+
+        Going back to a filter already shown, or changing only the period or the measure, needs
+        no query for what did not change. The frames are dropped as soon as the file changes
+        (its size or modification time: every committed write changes them) and on Refresh.
+        """
+        key = (metric, tuple(sorted(options.items())))
+        if key not in self._cache:
+            self._cache[key] = getattr(metrics, metric)(self._open(), **options)
+        return self._cache[key]
+
+    def _file_stamp(self) -> tuple | None:
+        if self.db is None or self.db.memory:
+            return None
+        stamp = []
+        for path in (self.db.path, f"{self.db.path}.wal"):
+            try:
+                st = os.stat(path)
+                stamp.append((st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+            except OSError:
+                stamp.append(None)
+        return tuple(stamp)
+
+    def _check_cache(self) -> None:
+        stamp = self._file_stamp()
+        if stamp is None or stamp != self._stamp:
+            self._cache.clear()
+            self._stamp = stamp
+
     def refresh(self) -> None:
-        """Reload the choices and every chart from the database (new leads show up)."""
+        """Re-read the choices and every chart from the database (new leads show up)."""
         try:
             with self._lock, self.hold():
+                self._cache.clear()
+                self._stamp = self._file_stamp()
                 self.load_choices()
         except SalespipeError as exc:
             self._fail(exc)
@@ -339,9 +373,10 @@ class Dashboard:
             try:
                 db = self._open()
                 options = self.options()
+                self._check_cache()
                 with metrics.together(db):
                     frames = self.compute(options)
-                    numbers = report.headline(db, **options)
+                    numbers = report.summary_numbers(self.frame("summary", **options))
                 figures = self.draw(frames)
             except SalespipeError as exc:
                 self._fail(exc)
@@ -406,8 +441,10 @@ class Dashboard:
         return self._timer.running
 
     def _tick(self) -> None:
+        """One auto-refresh: re-read only when the database file changed (else nothing is sent)."""
         try:
-            self.refresh()
+            if self.db is None or self._file_stamp() != self._stamp:
+                self.refresh()
         except Exception as exc:  # a timer thread must not die silently: say it on the dashboard
             self._fail(SalespipeError(f"auto-refresh failed: {type(exc).__name__}: {exc}"))
 

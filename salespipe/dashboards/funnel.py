@@ -15,7 +15,6 @@ import ipywidgets as W
 import pandas as pd
 import plotly.graph_objects as go
 
-from .. import metrics
 from . import figures
 from ._base import Dashboard
 
@@ -40,9 +39,9 @@ class FunnelDashboard(Dashboard):
     def compute(self, options: dict[str, Any]) -> dict[str, pd.DataFrame]:
         view, period = self.filters["view"].value, self.filters["period"].value
         return {
-            "funnel": metrics.funnel(self.db, view, **options),
-            "conversion_trend": metrics.funnel(self.db, view, period=period, **options),
-            "time_in_stage": metrics.time_in_stage(self.db, "opportunity", **options),
+            "funnel": self.frame("funnel", view=view, **options),
+            "conversion_trend": self.frame("funnel", view=view, period=period, **options),
+            "time_in_stage": self.frame("time_in_stage", entity="opportunity", **options),
         }
 
     def draw(self, frames: dict[str, pd.DataFrame]) -> dict[str, go.Figure]:

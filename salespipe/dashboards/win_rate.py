@@ -58,8 +58,8 @@ class WinRateDashboard(Dashboard):
 
     def compute(self, options: dict[str, Any]) -> dict[str, pd.DataFrame]:
         period = self.filters["period"].value
-        frames = {f"by_{b}": metrics.win_rate(self.db, by=b, **options) for b in BREAKDOWNS}
-        frames["trend"] = metrics.win_rate(self.db, period=period, **options)
+        frames = {f"by_{b}": self.frame("win_rate", by=b, **options) for b in BREAKDOWNS}
+        frames["trend"] = self.frame("win_rate", period=period, **options)
         return frames
 
     def draw(self, frames: dict[str, pd.DataFrame]) -> dict[str, go.Figure]:
@@ -123,7 +123,7 @@ class WinRateDashboard(Dashboard):
             self.table_view.value = ""
             return
         try:
-            self.table = metrics.opportunities(self.db, limit=TABLE_ROWS, **self.behind_options(choice))
+            self.table = self.frame("opportunities", limit=TABLE_ROWS, **self.behind_options(choice))
         except SalespipeError as exc:
             self._fail(exc)
             return

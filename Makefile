@@ -18,9 +18,11 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 
 install: $(VENV)/.installed
 
-# Demo history (only into an empty database), the offline dashboard (reports/dashboard.html), the invariant checks.
+# Demo history (only into an empty database), the dashboards' fact tables brought up to date (salespipe.facts),
+# the offline dashboard (reports/dashboard.html), the invariant checks.
 demo: install
 	$(PY) -m salespipe demo --leads 50000 --if-empty
+	$(PY) -m salespipe.facts
 	$(PY) -m salespipe report
 	$(PY) -m salespipe doctor
 

@@ -75,7 +75,17 @@ def wait_for_visitor() -> None:
     if os.environ.get("VOILA_PREHEAT", "False") != "False":
         from voila.utils import wait_for_request
 
+        _warm_up()
         wait_for_request()
+
+
+def _warm_up() -> None:
+    """What a first redraw pays once per process, paid ahead: DuckDB's first open, plotly's JSON."""
+    pio.to_json(go.Figure({"data": [{"type": "bar", "x": [1]}]}), validate=False)
+    try:
+        open_database(None).schema_version()  # opens and releases the file: nothing is held
+    except SalespipeError:
+        pass  # the dashboard will say what is wrong when it is opened
 
 
 def plotly_bundle(figure: go.Figure) -> dict[str, Any]:

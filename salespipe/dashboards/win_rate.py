@@ -18,7 +18,7 @@ import ipywidgets as W
 import pandas as pd
 import plotly.graph_objects as go
 
-from .. import charts, metrics
+from .. import charts
 from ..errors import SalespipeError
 from . import figures
 from ._base import Dashboard

@@ -276,7 +276,10 @@ def time_voila(db: Path) -> None:
                     first_render(browser, f"http://127.0.0.1:{port}/voila/render/{n}", c)[2] for n, c in pages[1:]
                 ]
                 time.sleep(3)
-                print("  memory with two visitors (one per dashboard) open:")
+                print(
+                    "  memory of every kernel alive (each visit keeps its kernel until the page unloads or it is culled;"
+                )
+                print("  the baseline page's kernels are the small ones), and two more visitors' pages open:")
                 for pid in kernels_of(proc):
                     rss, pss = memory_mb(pid)
                     print(f"    visitor kernel pid {pid}: RSS {rss:6.0f} MB, PSS {pss:6.0f} MB")

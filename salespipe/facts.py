@@ -85,7 +85,7 @@ def _refresh_stays(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
     con.execute("""DELETE FROM fact_stays f USING _touched t WHERE f.entity = t.entity AND f.entity_id = t.entity_id""")
     stays = int(con.execute(f"INSERT INTO fact_stays {_STAYS_OF_TOUCHED}").fetchall()[0][0])
     con.execute(
-        "UPDATE fact_watermarks SET watermark = ?, refreshed_at = CAST(now() AS TIMESTAMP) WHERE fact = 'stays'",
+        "UPDATE fact_watermarks SET watermark = ? WHERE fact = 'stays'",
         [after],
     )
     con.execute("DROP TABLE _touched")
@@ -114,7 +114,7 @@ def _refresh_products(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
     con.execute("DELETE FROM fact_pending_quotes")
     con.execute("INSERT INTO fact_pending_quotes SELECT quote_id FROM _open_quotes WHERE NOT final ORDER BY 1")
     con.execute(
-        "UPDATE fact_watermarks SET watermark = ?, refreshed_at = CAST(now() AS TIMESTAMP) WHERE fact = 'products'",
+        "UPDATE fact_watermarks SET watermark = ? WHERE fact = 'products'",
         [after],
     )
     con.execute("DROP TABLE _open_quotes")

@@ -13,8 +13,7 @@
 
 CREATE TABLE fact_watermarks (
     fact           VARCHAR PRIMARY KEY,
-    watermark      BIGINT NOT NULL,
-    refreshed_at   TIMESTAMP NOT NULL
+    watermark      BIGINT NOT NULL
 );
 
 COMMENT ON TABLE fact_watermarks IS
@@ -64,7 +63,7 @@ CREATE TABLE fact_stays (
 );
 
 INSERT INTO fact_stays SELECT * FROM v_stays_rebuilt ORDER BY entity, entered_at;
-INSERT INTO fact_watermarks SELECT 'stays', coalesce(max(event_id), 0), CAST(now() AS TIMESTAMP) FROM events;
+INSERT INTO fact_watermarks SELECT 'stays', coalesce(max(event_id), 0) FROM events;
 
 CREATE VIEW v_stays AS
 WITH mark AS (
@@ -131,7 +130,7 @@ SELECT DISTINCT q.opportunity_id, l.sku FROM quotes q JOIN quote_lines l ON l.qu
 WHERE q.state <> 'draft'
 ORDER BY 1, 2;
 INSERT INTO fact_pending_quotes SELECT quote_id FROM quotes WHERE state = 'draft' ORDER BY 1;
-INSERT INTO fact_watermarks SELECT 'products', coalesce(max(quote_id), 0), CAST(now() AS TIMESTAMP) FROM quotes;
+INSERT INTO fact_watermarks SELECT 'products', coalesce(max(quote_id), 0) FROM quotes;
 
 CREATE OR REPLACE VIEW v_opportunity_products AS
 WITH mark AS (

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 
 from . import demo, doctor, walkthrough
 from .db import SCHEMA_VERSION, busy_seconds, connect, database_path, default_path
-from .errors import SalespipeError, ValidationError
+from .errors import NotFound, SalespipeError, ValidationError
 
 
 def _db(args: argparse.Namespace, *, read_only: bool = False):
@@ -64,6 +65,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if len(group) > args.limit:
             print(f"  ... and {len(group) - args.limit} more")
     return 1
+
+
+def cmd_facts(args: argparse.Namespace) -> int:
+    from . import facts
+
+    path = database_path(args.db) if args.db else str(default_path())
+    if not os.path.exists(path):
+        raise NotFound("database", path, hint="no database at this path; give --db PATH of a salespipe database")
+    db = _db(args)
+    print(f"{db.path}: {facts.refresh(db)}")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -154,6 +166,9 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", parents=after, help="check every invariant and list violations (exit 1 if any)")
     d.add_argument("--limit", type=_positive, default=20, help="violations shown per check (default 20)")
     d.set_defaults(func=cmd_doctor)
+    sub.add_parser(
+        "facts", parents=after, help="bring the dashboards' fact tables up to date (fast dashboards on big files)"
+    ).set_defaults(func=cmd_facts)
     r = sub.add_parser(
         "report", parents=after, help="write the dashboard (key numbers and charts) as one offline HTML page"
     )

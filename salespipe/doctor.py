@@ -202,6 +202,24 @@ CHECKS: list[Check] = [
                   'lead_stages differs from leads, opportunities, quotes and invoices' AS detail
            FROM diff""",
     ),
+    Check(
+        "stays_current",
+        "v_stays (time in stage: fact_stays plus the events after its watermark) equals its rebuild from events",
+        """WITH diff AS ((SELECT * FROM v_stays EXCEPT ALL SELECT * FROM v_stays_rebuilt)
+                         UNION ALL (SELECT * FROM v_stays_rebuilt EXCEPT ALL SELECT * FROM v_stays))
+           SELECT DISTINCT entity, entity_id AS id, 'its stays in fact_stays differ from its events' AS detail
+           FROM diff""",
+    ),
+    Check(
+        "opportunity_products_current",
+        "v_opportunity_products (fact_opportunity_products plus the quotes it does not cover) equals its rebuild",
+        """WITH diff AS ((SELECT * FROM v_opportunity_products EXCEPT ALL SELECT * FROM v_opportunity_products_rebuilt)
+                         UNION ALL
+                         (SELECT * FROM v_opportunity_products_rebuilt EXCEPT ALL SELECT * FROM v_opportunity_products))
+           SELECT DISTINCT 'opportunity' AS entity, opportunity_id AS id,
+                  'its quoted products in fact_opportunity_products differ from its quote lines' AS detail
+           FROM diff""",
+    ),
     *_state_checks(),
 ]
 

@@ -21,26 +21,20 @@ money float64, rates float64 (NaN when the denominator is 0), durations float64 
 Metrics read v_lead_stages, v_opportunity_facts (pipeline), v_opportunity_outcomes (the rest), plus v_opportunity_products (products),
 accounts (account names, for the `account` filter and column) and, for pipeline(as_of=...) and time_in_stage, events (with
 quotes, orders and invoices to find a document's opportunity). The filter/by/period logic
-shared by all of them is one query builder, `_Scope.grouped`; every user value is a bound
-parameter, and option names are checked against fixed lists before they reach the SQL.
+shared by all of them is one query builder, `_Scope.grouped` (salespipe/metric_scope.py); every
+user value is a bound parameter, and option names are checked against fixed lists before they
+reach the SQL. `together(db)` runs several metrics on one read-only open of the file.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import numbers
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-
-import numpy as np
 import pandas as pd
 
 from . import check, machine
 from .db import Database
-from .errors import ValidationError
+from .metric_scope import DIMENSIONS, PERIODS, _case, _scope, _values, together
+from .metric_scope import run as _run
 
-DIMENSIONS = ("owner", "source", "product", "account", "region")
-PERIODS = ("week", "month", "quarter")
 FUNNEL_VIEWS = ("cohort", "activity")
 FUNNEL_STAGES = ("lead", "qualified", "quoted", "won", "invoiced", "paid")
 PHASES = ("qualify", "develop", "propose")
@@ -49,205 +43,20 @@ ENTITIES = ("opportunity", "lead", "quote", "order", "invoice")
 
 # funnel stage -> its timestamp column in v_lead_stages
 _STAGE_AT = dict(zip(FUNNEL_STAGES, ("created_at", "qualified_at", "quoted_at", "won_at", "invoiced_at", "paid_at")))
-# dimension -> its expression over the subject `s`, the product bridge `p` and the account `acc`
-_DIM_SQL = {"owner": "s.owner", "source": "s.source", "product": "p.sku", "account": "acc.name", "region": "s.region"}
 # the dimension columns every subject relation carries
 _SUBJECT_COLUMNS = "d.opportunity_id, d.account_id, d.owner, d.region, d.source"
 # entity -> SQL joining its records (events.entity_id = t.entity_id) to the subject `d` giving their dimensions
 _ENTITY_DIMS = {
     "lead": "JOIN v_lead_stages d ON d.lead_id = t.entity_id",
-    "opportunity": "JOIN v_opportunity_facts d ON d.opportunity_id = t.entity_id",
-    "quote": "JOIN quotes x ON x.quote_id = t.entity_id JOIN v_opportunity_facts d ON d.opportunity_id = x.opportunity_id",
-    "order": "JOIN orders x ON x.order_id = t.entity_id JOIN v_opportunity_facts d ON d.opportunity_id = x.opportunity_id",
+    "opportunity": "JOIN v_opportunity_outcomes d ON d.opportunity_id = t.entity_id",
+    "quote": "JOIN quotes x ON x.quote_id = t.entity_id JOIN v_opportunity_outcomes d ON d.opportunity_id = x.opportunity_id",
+    "order": "JOIN orders x ON x.order_id = t.entity_id JOIN v_opportunity_outcomes d ON d.opportunity_id = x.opportunity_id",
     "invoice": (
-        "JOIN invoices x ON x.invoice_id = t.entity_id JOIN v_opportunity_facts d ON d.opportunity_id = x.opportunity_id"
+        "JOIN invoices x ON x.invoice_id = t.entity_id "
+        "JOIN v_opportunity_outcomes d ON d.opportunity_id = x.opportunity_id"
     ),
 }
 _DAYS = "EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0"
-
-
-def _values(alias: str, columns: Sequence[str], rows: Iterable[tuple]) -> str:
-    """A VALUES table of package constants (stage names, orders), never of user input."""
-
-    def literal(v: object) -> str:
-        if isinstance(v, str):
-            assert v.replace("_", "").isalnum(), v
-            return f"'{v}'"
-        return str(int(v))  # type: ignore[call-overload]
-
-    body = ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
-    return f"(VALUES {body}) AS {alias}({', '.join(columns)})"
-
-
-def _case(selector: str, picks: Sequence[str]) -> str:
-    """CASE selector WHEN 1 THEN picks[0] WHEN 2 THEN picks[1] ... END."""
-    return "CASE " + selector + " " + " ".join(f"WHEN {i} THEN {p}" for i, p in enumerate(picks, 1)) + " END"
-
-
-# -- the options ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Scope:
-    """Validated common options, and the one builder of the grouped, filtered query."""
-
-    by: tuple[str, ...]
-    period: str | None
-    start: dt.datetime | None
-    end: dt.datetime | None
-    filters: tuple[tuple[str, tuple], ...]
-
-    @property
-    def uses_dimensions(self) -> bool:
-        """Whether a by column or a filter needs the subject's dimension columns."""
-        return bool(self.by or self.filters)
-
-    @property
-    def keys(self) -> list[str]:
-        """The group columns of the frame, in order."""
-        return (["period"] if self.period else []) + list(self.by)
-
-    def key_list(self) -> str:
-        """The group columns of the grouped subquery `g`, each followed by a comma."""
-        return "".join(f'g."{k}", ' for k in self.keys)
-
-    def order(self, *more: str) -> str:
-        """ORDER BY the group columns (missing keys last), then the metric's own order."""
-        items = [f'"{k}" NULLS LAST' for k in self.keys] + list(more)
-        return "ORDER BY " + ", ".join(items) if items else ""
-
-    def grouped(
-        self,
-        relation: str,
-        measures: Sequence[str],
-        *,
-        anchor: str | None,
-        where: Sequence[str] = (),
-        group: Sequence[str] = (),
-        params: Sequence[object] = (),
-    ) -> tuple[str, list]:
-        """SELECT [period], [by...], [group...], measures FROM relation s ... GROUP BY them.
-
-        relation: a view or a subquery with the subject columns (opportunity_id, account_id,
-        owner, region, source) and the anchor column; `params` are its placeholders.
-        The options' filters and the [start, end) window on `anchor` go in WHERE.
-        """
-        args = list(params)
-        keys: list[tuple[str, str]] = []
-        if self.period:
-            keys.append((f"date_trunc('{self.period}', s.{anchor})", "period"))
-        keys += [(_DIM_SQL[d], d) for d in self.by]
-        keys += [(f"s.{g}", g) for g in group]
-        joins = []
-        conditions = list(where)
-        filters = dict(self.filters)
-        if "product" in self.by:
-            if "product" in filters:
-                joins.append(
-                    "JOIN v_opportunity_products p ON p.opportunity_id = s.opportunity_id "
-                    "AND p.sku IN (SELECT unnest(CAST(? AS VARCHAR[])))"
-                )
-                args.append(list(filters.pop("product")))
-            else:
-                joins.append("LEFT JOIN v_opportunity_products p ON p.opportunity_id = s.opportunity_id")
-        if "account" in self.by:
-            joins.append("LEFT JOIN accounts acc ON acc.account_id = s.account_id")
-        for dim, values in filters.items():
-            if dim == "product":
-                conditions.append(
-                    "s.opportunity_id IN (SELECT opportunity_id FROM v_opportunity_products "
-                    "WHERE sku IN (SELECT unnest(CAST(? AS VARCHAR[]))))"
-                )
-                args.append(list(values))
-            elif dim == "account":
-                ids = [v for v in values if isinstance(v, int)]
-                names = [v for v in values if isinstance(v, str)]
-                either = []
-                if ids:
-                    either.append("s.account_id IN (SELECT unnest(CAST(? AS BIGINT[])))")
-                    args.append(ids)
-                if names:
-                    either.append(
-                        "s.account_id IN (SELECT account_id FROM accounts WHERE name_key IN "
-                        "(SELECT company_key(n.name) FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS name) n))"
-                    )
-                    args.append(names)
-                conditions.append("(" + " OR ".join(either) + ")")
-            else:
-                conditions.append(f"s.{dim} IN (SELECT unnest(CAST(? AS VARCHAR[])))")
-                args.append(list(values))
-        if self.start is not None:
-            conditions.append(f"s.{anchor} >= ?")
-            args.append(self.start)
-        if self.end is not None:
-            conditions.append(f"s.{anchor} < ?")
-            args.append(self.end)
-        select = ", ".join([f'{expr} AS "{name}"' for expr, name in keys] + list(measures))
-        sql = f"SELECT {select} FROM {relation} s {' '.join(joins)}"
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        if keys:
-            sql += " GROUP BY " + ", ".join(expr for expr, _ in keys)
-        return sql, args
-
-
-def _values_of(value: object, name: str) -> tuple | None:
-    """A filter option: None, one value or a non-empty list of them (text; ids too for account)."""
-    if value is None:
-        return None
-    many = not isinstance(value, str | bytes | numbers.Number) and isinstance(value, Iterable)
-    values = list(value) if many else [value]  # type: ignore[arg-type]
-    if not values:
-        raise ValidationError(f"{name} must be a value or a non-empty list of values, got an empty list", field=name)
-    out = []
-    for v in values:
-        if name == "account" and isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_):
-            out.append(check.ident(v, name))
-        elif isinstance(v, str) and v.strip():
-            out.append(check.text(v, name))  # trimmed; a lone surrogate is refused
-        else:
-            kind = "an account id or name" if name == "account" else "text"
-            raise ValidationError(f"{name} values must be {kind}, got {v!r}", field=name, value=v)
-    return tuple(out)
-
-
-def _scope(
-    start: object = None,
-    end: object = None,
-    by: object = None,
-    period: object = None,
-    owner: object = None,
-    source: object = None,
-    product: object = None,
-    account: object = None,
-    region: object = None,
-) -> _Scope:
-    """Check the common options; each error names its option."""
-    if by is None:
-        dims: tuple[str, ...] = ()
-    elif isinstance(by, str):
-        dims = (check.choice(by, "by", DIMENSIONS),)
-    elif isinstance(by, Iterable):
-        dims = tuple(check.choice(b, "by", DIMENSIONS) for b in by)
-        if len(set(dims)) != len(dims):
-            raise ValidationError(f"by names a dimension twice: {list(dims)}", field="by", value=by)
-    else:
-        raise ValidationError(f"by must be None, one of {', '.join(DIMENSIONS)} or a list of them", field="by")
-    if period is not None:
-        check.choice(period, "period", PERIODS)
-    start_ts = None if start is None else check.timestamp(start, "start")
-    end_ts = None if end is None else check.timestamp(end, "end")
-    if start_ts is not None and end_ts is not None and start_ts >= end_ts:
-        raise ValidationError(f"start ({start_ts}) must be before end ({end_ts})", field="end", value=end)
-    given = {"owner": owner, "source": source, "product": product, "account": account, "region": region}
-    filters = tuple((name, vals) for name, value in given.items() if (vals := _values_of(value, name)) is not None)
-    return _Scope(by=dims, period=period, start=start_ts, end=end_ts, filters=filters)  # type: ignore[arg-type]
-
-
-def _run(db: Database, sql: str, params: list) -> pd.DataFrame:
-    check.database(db)
-    with db.connection(read_only=True) as con:
-        return con.execute(sql, params).df()
 
 
 # -- the metrics ----------------------------------------------------------------------------------
@@ -320,16 +129,18 @@ def win_rate(
     won_value (sum of actual values of the won), win_rate_all = won / (won + lost + open).
     """
     scope = _scope(start, end, by, period, owner, source, product, account, region)
-    measures = [f"count(CASE WHEN s.state = '{st}' THEN 1 END) AS {st}" for st in ("won", "lost", "open")]
-    measures.append("coalesce(sum(CASE WHEN s.state = 'won' THEN s.actual_value END), 0) AS won_value")
-    inner, params = scope.grouped("v_opportunity_outcomes", measures, anchor="created_at")
-    sql = f"""SELECT {scope.key_list()}CAST(g.won AS BIGINT) AS won, CAST(g.lost AS BIGINT) AS lost,
-                     CAST(g.open AS BIGINT) AS open,
-                     CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost, 0) AS win_rate,
-                     CAST(g.won_value AS DOUBLE) AS won_value,
-                     CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost + g.open, 0) AS win_rate_all
-              FROM ({inner}) g {scope.order()}"""
-    return _run(db, sql, params)
+    inner, params = scope.grouped("v_opportunity_outcomes", _WIN_MEASURES, anchor="created_at")
+    return _run(db, f"SELECT {scope.key_list()}{_WIN_COLUMNS} FROM ({inner}) g {scope.order()}", params)
+
+
+_WIN_MEASURES = [
+    *(f"count(CASE WHEN s.state = '{st}' THEN 1 END) AS {st}" for st in ("won", "lost", "open")),
+    "coalesce(sum(CASE WHEN s.state = 'won' THEN s.actual_value END), 0) AS won_value",
+]
+_WIN_COLUMNS = """CAST(g.won AS BIGINT) AS won, CAST(g.lost AS BIGINT) AS lost, CAST(g.open AS BIGINT) AS open,
+                  CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost, 0) AS win_rate,
+                  CAST(g.won_value AS DOUBLE) AS won_value,
+                  CAST(g.won AS DOUBLE) / NULLIF(g.won + g.lost + g.open, 0) AS win_rate_all"""
 
 
 def pipeline(
@@ -449,8 +260,7 @@ def cycle_time(
         measures += [
             f"count({days}) AS n{i}",
             f"avg({days}) AS mean{i}",
-            f"quantile_cont({days}, 0.5) AS median{i}",
-            f"quantile_cont({days}, 0.9) AS p90_{i}",
+            f"quantile_cont({days}, [0.5, 0.9]) AS q{i}",  # one sort for both percentiles
         ]
     inner, params = scope.grouped(
         "v_opportunity_outcomes", measures, anchor="closed_at", where=["s.state IN ('won', 'lost')"]
@@ -460,8 +270,8 @@ def cycle_time(
     sql = f"""SELECT {scope.key_list()}oc.outcome,
                      CAST({_case("oc.outcome_order", [f"g.n{i}" for i in k])} AS BIGINT) AS "count",
                      CAST({_case("oc.outcome_order", [f"g.mean{i}" for i in k])} AS DOUBLE) AS mean_days,
-                     CAST({_case("oc.outcome_order", [f"g.median{i}" for i in k])} AS DOUBLE) AS median_days,
-                     CAST({_case("oc.outcome_order", [f"g.p90_{i}" for i in k])} AS DOUBLE) AS p90_days
+                     CAST({_case("oc.outcome_order", [f"g.q{i}[1]" for i in k])} AS DOUBLE) AS median_days,
+                     CAST({_case("oc.outcome_order", [f"g.q{i}[2]" for i in k])} AS DOUBLE) AS p90_days
               FROM ({inner}) g CROSS JOIN {outcomes}
               {scope.order("oc.outcome_order")}"""
     return _run(db, sql, params)
@@ -535,51 +345,45 @@ def time_in_stage(
     scope = _scope(start, end, by, None, owner, source, product, account, region)
     # the records' dimensions are joined only when a by column or a filter needs them
     dimensions, joins = (f"{_SUBJECT_COLUMNS}, ", _ENTITY_DIMS[entity]) if scope.uses_dimensions else ("", "")
-    relation = f"""(WITH ev AS (
-                SELECT e.entity_id, e.event_id, e.to_state, e.to_status, e.at,
-                       lag(e.to_state) OVER w AS prev_state, lag(e.to_status) OVER w AS prev_status
-                FROM events e WHERE e.entity = ?
-                WINDOW w AS (PARTITION BY e.entity_id ORDER BY e.at, e.event_id)
-            ), stays AS (
-                SELECT entity_id, to_state AS state, to_status AS status, ev.at AS entered_at,
-                       lead(ev.at) OVER (PARTITION BY entity_id ORDER BY ev.at, event_id) AS left_at
-                FROM ev
-                WHERE prev_state IS NULL OR prev_state <> to_state OR prev_status <> to_status
-            )
-            SELECT {dimensions}t.state, t.status, t.entered_at,
-                   {_DAYS.format(start="t.entered_at", end="t.left_at")} AS days
-            FROM stays t {joins}
-            WHERE t.left_at IS NOT NULL)"""
+    # v_stays: every closed stay, from fact_stays and the events after its watermark (migration 0007)
+    relation = f"""(SELECT {dimensions}t.state, t.status, t.entered_at, t.days
+                    FROM v_stays t {joins} WHERE t.entity = ?)"""
     measures = [
         "count(*) AS n",
         "avg(s.days) AS mean",
-        "quantile_cont(s.days, 0.5) AS median",
-        "quantile_cont(s.days, 0.9) AS p90",
+        "quantile_cont(s.days, [0.5, 0.9]) AS q",  # one sort for both percentiles
     ]
     inner, params = scope.grouped(relation, measures, anchor="entered_at", group=("state", "status"), params=[entity])
     known = [(state, status) for state, statuses in machine.STATES[entity].items() for status in statuses]
     stage_order = _values("so", ["state", "status", "stage_order"], [(a, b, i) for i, (a, b) in enumerate(known, 1)])
     sql = f"""SELECT {scope.key_list()}g.state, g.status, CAST(g.n AS BIGINT) AS "count",
-                     CAST(g.mean AS DOUBLE) AS mean_days, CAST(g.median AS DOUBLE) AS median_days,
-                     CAST(g.p90 AS DOUBLE) AS p90_days
+                     CAST(g.mean AS DOUBLE) AS mean_days, CAST(g.q[1] AS DOUBLE) AS median_days,
+                     CAST(g.q[2] AS DOUBLE) AS p90_days
               FROM ({inner}) g LEFT JOIN {stage_order} ON so.state = g.state AND so.status = g.status
               {scope.order("so.stage_order NULLS LAST", "g.state", "g.status")}"""
     return _run(db, sql, params)
 
+
+from .lookups import OPPORTUNITY_STATES, dimension_values, opportunities, summary  # noqa: E402
 
 __all__ = [
     "DIMENSIONS",
     "ENTITIES",
     "FUNNEL_STAGES",
     "FUNNEL_VIEWS",
+    "OPPORTUNITY_STATES",
     "OUTCOMES",
     "PERIODS",
     "PHASES",
     "avg_deal_size",
     "cycle_time",
+    "dimension_values",
     "funnel",
+    "opportunities",
     "pipeline",
     "sales_velocity",
+    "summary",
     "time_in_stage",
+    "together",
     "win_rate",
 ]

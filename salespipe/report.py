@@ -184,6 +184,52 @@ def key_numbers(frames: _Frames) -> list[KeyNumber]:
     ]
 
 
+def headline(db: Database, **metric_options: Any) -> list[KeyNumber]:
+    """The key numbers (leads, win rate, won value, open pipeline, median cycle) for these filters.
+
+    The same five the report page shows (`key_numbers`), from `metrics.summary` in one query, so
+    a dashboard's tiles and the page agree; options as `build` takes them (the pipeline is always
+    now: start and end do not apply to it).
+    """
+    _check_options(metric_options)
+    allowed = {k: v for k, v in metric_options.items() if k in WINDOW_OPTIONS + FILTER_OPTIONS}
+    if "as_of" in metric_options:  # the pipeline as it stood then: only the metric frames know
+        return key_numbers(_Frames(db, metric_options))
+    return summary_numbers(metrics.summary(db, **allowed))
+
+
+def summary_numbers(summary: pd.DataFrame) -> list[KeyNumber]:
+    """The five key numbers of a `metrics.summary` frame, worded as the report page words them."""
+    row = summary.iloc[0]
+    won, lost = int(row["won"]), int(row["lost"])
+    weighted = float(row["pipeline_weighted_value"])
+    return [
+        KeyNumber("leads", "Leads", int(row["leads"]), charts.count(row["leads"]), "created"),
+        KeyNumber(
+            "win_rate",
+            "Win rate",
+            float(row["win_rate"]),
+            charts.pct(row["win_rate"]),
+            f"{won:,} won / {won + lost:,} closed",
+        ),
+        KeyNumber("won_value", "Won value", float(row["won_value"]), charts.money(row["won_value"]), f"{won:,} deals"),
+        KeyNumber(
+            "open_pipeline",
+            "Open pipeline",
+            float(row["pipeline_value"]),
+            charts.money(row["pipeline_value"]),
+            f"{int(row['pipeline_count']):,} opportunities · weighted {charts.money(weighted)}",
+        ),
+        KeyNumber(
+            "median_cycle_days",
+            "Median cycle",
+            float(row["median_won_cycle_days"]),
+            charts.days(row["median_won_cycle_days"]),
+            "created → won, won deals",
+        ),
+    ]
+
+
 def _date_range(frames: _Frames) -> str:
     """The months in which the leads were created, from the monthly cohort funnel."""
     monthly = frames.get("funnel", view="cohort", period="month")

@@ -52,6 +52,38 @@ PLANTS: dict[str, list[tuple[str, list[str], tuple[str, str]]]] = {
             ("lead", "lead"),
         ),
     ],
+    "stays_current": [
+        (
+            "a fact table claiming events it never read",
+            ["UPDATE fact_watermarks SET watermark = (SELECT max(event_id) FROM events) WHERE fact = 'stays'"],
+            ("opportunity", "opportunity"),
+        ),
+        (
+            "a stay no event made",
+            [
+                "UPDATE fact_watermarks SET watermark = (SELECT max(event_id) FROM events) WHERE fact = 'stays'",
+                "INSERT INTO fact_stays SELECT * FROM v_stays_rebuilt",
+                "INSERT INTO fact_stays VALUES ('lead', {lead}, 'open', 'new', TIMESTAMP '2000-01-01', "
+                "TIMESTAMP '2000-01-02', 1.0)",
+            ],
+            ("lead", "lead"),
+        ),
+    ],
+    "opportunity_products_current": [
+        (
+            "a product never quoted on the opportunity",
+            ["INSERT INTO fact_opportunity_products VALUES ({opportunity}, 'NEVER-QUOTED')"],
+            ("opportunity", "opportunity"),
+        ),
+        (
+            "a fact table claiming quotes it never read",
+            [
+                "UPDATE fact_watermarks SET watermark = (SELECT max(quote_id) FROM quotes) WHERE fact = 'products'",
+                "DELETE FROM fact_pending_quotes",
+            ],
+            ("opportunity", "opportunity"),
+        ),
+    ],
     "won_opportunity_one_won_quote": [
         (
             "two won quotes",

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("SALESPIPE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
+
 def _missing(reason: str) -> None:
     """Skip with the reason; under CI=true a missing browser is a failure, not a skip."""
     if os.environ.get("CI", "").lower() == "true":

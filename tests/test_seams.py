@@ -16,9 +16,9 @@ def _imported(module: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(module.read_text())):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:
+            if node.level >= 1 and node.module:  # `from .x import` (or `from ..x import` in a subpackage)
                 found.add(node.module.split(".")[0])
-            elif node.level == 1:
+            elif node.level >= 1:
                 found.update(alias.name for alias in node.names)
             elif node.module and node.module.startswith("salespipe."):
                 found.add(node.module.split(".")[1])
@@ -27,9 +27,21 @@ def _imported(module: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("reader", ["metrics", "charts", "report"])
+READERS = ["metrics", "metric_scope", "lookups", "facts", "charts", "report", "sqlnotebook"]
+DASHBOARDS = sorted(p.stem for p in (PACKAGE / "dashboards").glob("*.py"))
+
+
+@pytest.mark.parametrize("reader", READERS + [f"dashboards/{d}" for d in DASHBOARDS])
 def test_the_readers_import_no_stage_module(reader):
     assert _imported(PACKAGE / f"{reader}.py") & STAGES == set()
+
+
+@pytest.mark.parametrize("module", DASHBOARDS)
+def test_the_dashboards_run_no_sql_of_their_own(module):
+    """Every number a dashboard shows comes from salespipe.metrics: no query text, no connection."""
+    source = (PACKAGE / "dashboards" / f"{module}.py").read_text()
+    for sql in ("SELECT ", ".execute(", ".sql(", "import duckdb", ".connection("):
+        assert sql not in source, f"dashboards/{module}.py: {sql!r}"
 
 
 def test_the_check_finds_a_stage_import(tmp_path):

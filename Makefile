@@ -26,8 +26,9 @@ demo: install
 	$(PY) -m salespipe report
 	$(PY) -m salespipe doctor
 
+# Every test, on every core (a test file stays on one worker: module fixtures are built once).
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import Busy, NotFound, ReadOnly, SalespipeError, ValidationError
-from .schema import SCHEMA_VERSION, NotASalespipeDatabase, migrate, migrations, too_new, version_of
+from .schema import SCHEMA_VERSION, NotASalespipeDatabase, migrate, migrations, pending, too_new, version_of
 
 __all__ = ["SCHEMA_VERSION", "Database", "connect", "migrate", "migrations"]
 
@@ -378,6 +378,11 @@ class Database:
         with self.connection(read_only=True) as con:
             return version_of(self.path, con)
 
+    def _version_and_pending(self) -> tuple[int, list[int]]:
+        with self.connection(read_only=True) as con:
+            version = version_of(self.path, con)
+            return version, (pending(con) if version else [])
+
     def close(self) -> None:
         """Release the in-memory database (file databases hold nothing between calls)."""
         if self._memory_con is not None:
@@ -440,12 +445,12 @@ def connect(
             raise NotFound("database", path, hint="no database at this path; create one with sp.connect(path)")
         db = Database(path, busy_timeout=timeout, read_only=True)
         with _no_new_sidecars(path):
-            version = db.schema_version()
+            version, missing = db._version_and_pending()
             if version == 0:
                 raise NotASalespipeDatabase("has no salespipe schema (an empty DuckDB file)", path)
             if version > SCHEMA_VERSION:
                 raise too_new(db, version)
-            if version < SCHEMA_VERSION:
+            if missing:
                 raise SalespipeError(
                     f"{path} has schema version {version}, older than this salespipe ({SCHEMA_VERSION}): open it "
                     "once read-write to migrate it (sp.connect(path) or `salespipe init`), then read-only"
@@ -454,11 +459,11 @@ def connect(
     db = Database(path, busy_timeout=timeout)
     if exists:
         with _no_new_sidecars(path):
-            version = db.schema_version()  # read-only: beside outside readers, no write lock for a current file
-        if version == SCHEMA_VERSION:
-            return db
+            version, missing = db._version_and_pending()  # read-only: no write lock for a current file
         if version > SCHEMA_VERSION:
             raise too_new(db, version)
+        if version and not missing:
+            return db
     else:
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

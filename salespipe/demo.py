@@ -365,6 +365,10 @@ def _history(
     )
     current = quotes.create_many(db, header, lines)
     counts["quotes"] += len(current)
+    # a quoted deal looks likelier: the salesperson raises its probability when the quote goes out
+    # (no random draw here, so the rest of the history stays what the seed made it)
+    quoted = opp[qidx]
+    opportunities.set_probability_many(db, quoted, (25 + quoted % 21).tolist(), at=quote_at[qidx], actor="demo")
     bar.update()
 
     # -- activate, then revise 0..3 times (each revision re-activated), a few days apart
@@ -420,7 +424,9 @@ def _history(
     if still_open.any():
         stage = np.where(quote_of[still_open] > 0, 2, np.where(has_quote[still_open], 1, 0))
         low, high = np.array([5, 20, 40])[stage], np.array([20, 45, 85])[stage]
-        opportunities.set_probability_many(db, opp[still_open], rng.integers(low, high + 1).tolist())
+        opportunities.set_probability_many(  # as judged on the last day of the history
+            db, opp[still_open], rng.integers(low, high + 1).tolist(), at=np.datetime64(end, "us"), actor="demo"
+        )
 
     # -- orders: fulfilled (most), canceled (a few), or still in progress
     won_at = decide_at[win]

@@ -194,6 +194,28 @@ CHECKS: list[Check] = [
            WHERE r.order_id IS NULL OR r.state <> 'invoiced'""",
     ),
     Check(
+        "field_history_current",
+        "every tracked field of a lead or opportunity equals the value its last recorded change (the last written) set",
+        """WITH last AS (
+               SELECT entity, entity_id, field, arg_max_null(new_value, change_id) AS value
+               FROM field_changes GROUP BY ALL),
+           now AS (
+               SELECT 'lead' AS entity, lead_id AS entity_id, 'owner' AS field, owner AS value FROM leads
+               UNION ALL SELECT 'lead', lead_id, 'source', source FROM leads
+               UNION ALL SELECT 'lead', lead_id, 'estimated_value', estimated_value::VARCHAR FROM leads
+               UNION ALL SELECT 'opportunity', opportunity_id, 'owner', owner FROM opportunities
+               UNION ALL SELECT 'opportunity', opportunity_id, 'estimated_value', estimated_value::VARCHAR
+                         FROM opportunities
+               UNION ALL SELECT 'opportunity', opportunity_id, 'probability', probability::VARCHAR FROM opportunities
+               UNION ALL SELECT 'opportunity', opportunity_id, 'estimated_close_date', estimated_close_date::VARCHAR
+                         FROM opportunities)
+           SELECT l.entity, l.entity_id AS id,
+                  l.field || ' is ' || coalesce(n.value, 'empty') || ' but its last recorded change set '
+                  || coalesce(l.value, 'empty') AS detail
+           FROM last l LEFT JOIN now n USING (entity, entity_id, field)
+           WHERE n.value IS DISTINCT FROM l.value""",
+    ),
+    Check(
         "lead_stages_current",
         "the lead_stages fact table (what the funnel reads) equals its rebuild from the base tables",
         """WITH diff AS ((SELECT * FROM lead_stages EXCEPT SELECT * FROM v_lead_stages_rebuilt)

@@ -13,7 +13,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from . import check, machine
+from . import check, history, machine
 from .db import SMALL_FRAME, Database, new_id, registered
 from .errors import NotFound, ValidationError
 from .qualification import Qualification, qualify, qualify_many  # noqa: F401  (sp.leads.qualify, the contract)
@@ -217,6 +217,36 @@ def reactivate_many(
     ids = check.idents(ids, "ids")
     with db.transaction() as con:
         machine.apply(con, "lead", "reactivate", ids, at=at, actor=actor, values={"closed_at": None})
+
+
+def update(
+    db: Database,
+    lead: int,
+    *,
+    owner: object = history.UNSET,
+    source: object = history.UNSET,
+    estimated_value: object = history.UNSET,
+    at: object = None,
+    actor: str | None = None,
+) -> None:
+    """Edit an open lead's owner, source or estimated value (fields not given stay as they are).
+
+    Each change is kept in field_changes, dated `at` (default now); the funnel follows the new
+    owner and source at once.
+    """
+    db = check.database(db)
+    lead = check.ident(lead, "lead")
+    values = history.changes(
+        {"owner": owner, "source": source, "estimated_value": estimated_value},
+        {
+            "owner": lambda v: check.text(v, "owner"),
+            "source": lambda v: check.text(v, "source"),
+            "estimated_value": lambda v: check.money(v, "estimated_value", optional=True),
+        },
+    )
+    actor = check.text(actor, "actor")
+    with db.transaction() as con:
+        history.edit(con, "lead", [lead], {k: [v] for k, v in values.items()}, at=at, actor=actor)
 
 
 def get(db: Database, lead: int) -> dict:

@@ -158,9 +158,10 @@ def pipeline(
 
     Columns: [by...], phase, phase_order (1-3), count, value (sum of estimated values),
     weighted_value (sum of estimated value x probability / 100). Every group lists all three
-    phases. as_of=DATE: the pipeline as it stood at that instant (events at or before it),
-    rebuilt from `events`; estimated values and quoted products are today's, and an opportunity
-    closed since is weighted at the default open probability (events do not record probabilities).
+    phases. as_of=DATE: the pipeline as it stood at that instant, rebuilt from `events` (states)
+    and `field_changes` (owner, estimated value and probability as they stood then); quoted
+    products are today's. An opportunity with no recorded probability change, closed since (data
+    from before schema v9), is weighted at the default open probability.
     """
     scope = _scope(None, None, by, None, owner, source, product, account, region)
     if as_of is None:
@@ -168,6 +169,17 @@ def pipeline(
     else:
         when = check.timestamp(as_of, "as_of")
         last = "arg_max(e.to_state, (e.at, e.event_id))"
+
+        def then(field: str, kind: str) -> str:
+            """The field's value at `when`: its last change by then, else what the first change after
+            it replaced, else today's value (no change since)."""
+            mine = f"field = '{field}'"
+            return f"""CASE WHEN count(*) FILTER (WHERE {mine} AND f."at" <= ?) > 0
+                            THEN arg_max_null(f.new_value, (f."at", f.change_id)) FILTER (WHERE {mine} AND f."at" <= ?)
+                            WHEN count(*) FILTER (WHERE {mine} AND f."at" > ?) > 0
+                            THEN arg_min_null(f.old_value, (f."at", f.change_id)) FILTER (WHERE {mine} AND f."at" > ?)
+                       END::{kind} AS {field}, count(*) FILTER (WHERE {mine}) > 0 AS {field}_tracked"""
+
         relation = f"""(WITH opp AS (
                 SELECT e.entity_id AS opportunity_id, {last} AS state FROM events e
                 WHERE e.entity = 'opportunity' AND e.at <= ? GROUP BY e.entity_id
@@ -179,15 +191,28 @@ def pipeline(
                        count(CASE WHEN qs.state = 'draft' THEN 1 END) AS draft_quotes
                 FROM quote_state qs JOIN quotes q ON q.quote_id = qs.quote_id
                 WHERE qs.state IN ('draft', 'active') GROUP BY q.opportunity_id
+            ), fields AS (  -- the tracked values as they stood at as_of (salespipe/history.py)
+                SELECT f.entity_id AS opportunity_id, {then("probability", "INTEGER")},
+                       {then("estimated_value", "DECIMAL(18,2)")},
+                       {then("owner", "VARCHAR")}
+                FROM field_changes f WHERE f.entity = 'opportunity' GROUP BY f.entity_id
             )
-            SELECT {_SUBJECT_COLUMNS}, d.estimated_value,
-                   CASE WHEN d.state = 'open' THEN d.probability ELSE ? END AS probability,
+            SELECT d.opportunity_id, d.account_id,
+                   CASE WHEN h.owner_tracked THEN h.owner ELSE d.owner END AS owner,
+                   CASE WHEN h.owner_tracked THEN w.region ELSE d.region END AS region, d.source,
+                   CASE WHEN h.estimated_value_tracked THEN h.estimated_value ELSE d.estimated_value END
+                       AS estimated_value,
+                   CASE WHEN h.probability_tracked THEN h.probability
+                        WHEN d.state = 'open' THEN d.probability ELSE ? END AS probability,
                    CASE WHEN oq.active_quotes > 0 THEN 'propose' WHEN oq.draft_quotes > 0 THEN 'develop'
                         ELSE 'qualify' END AS phase
             FROM opp JOIN v_opportunity_facts d ON d.opportunity_id = opp.opportunity_id
             LEFT JOIN open_quotes oq ON oq.opportunity_id = opp.opportunity_id
+            LEFT JOIN fields h ON h.opportunity_id = opp.opportunity_id
+            LEFT JOIN owners w ON w.owner = h.owner
             WHERE opp.state = 'open')"""
-        where, rel_params = [], [when, when, machine.DEFAULT_PROBABILITY]
+        # as_of binds once in each of opp and quote_state and four times in each tracked field
+        where, rel_params = [], [when] * (2 + 4 * 3) + [machine.DEFAULT_PROBABILITY]
     measures = []
     for i, phase in enumerate(PHASES, 1):
         is_phase = f"s.phase = '{phase}'"

@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import check, machine
+from . import check, history, machine
 from .db import Database, first
 from .errors import InvalidTransition, NotFound, ValidationError
 
@@ -111,6 +111,7 @@ def close_won_many(
                 f"actual_value has {len(actual_value)} values for {len(ids)} ids", field="actual_value"
             )
         actual_value = [check.money(v, "actual_value", optional=True) for v in actual_value]
+    actor = check.text(actor, "actor")
     with db.transaction() as con:
         machine.require(con, "opportunity", "close_won", ids)
         open_quotes = con.execute(
@@ -149,6 +150,7 @@ def _close_won(
             ).fetchall()
         )
         actual_value = [v if v is not None else estimated.get(i) for i, v in zip(ids, actual_value, strict=True)]
+    _probability_moves(con, ids, 100, at, actor)
     machine.apply(
         con,
         "opportunity",
@@ -163,6 +165,15 @@ def _close_won(
         journal=journal,
         current=current,
     )
+
+
+def _probability_moves(
+    con: duckdb.DuckDBPyConnection, ids: Sequence[int], probability: int, at: object, actor: str | None
+) -> None:
+    """Keep the probability a transition sets in the field history (won 100, lost 0, reopened the default)."""
+    stamps = machine.at_column(at, len(ids))
+    stamps = stamps.astype("datetime64[us]").tolist() if np.ndim(stamps) else [stamps] * len(ids)
+    history.record(con, "opportunity", list(ids), "probability", [probability] * len(ids), stamps, actor)
 
 
 def close_lost(
@@ -203,7 +214,9 @@ def close_lost_many(
             raise ValidationError(f"competitor has {len(competitor)} values for {len(ids)} ids", field="competitor")
         competitor = pd.array(competitor, dtype=object)
     at = machine.at_column(at, len(ids))
+    actor = check.text(actor, "actor")
     with db.transaction() as con:
+        _probability_moves(con, ids, 0, at, actor)
         machine.apply(
             con,
             "opportunity",
@@ -267,7 +280,9 @@ def reopen(
     """Reopen a lost opportunity (in_progress). Its closed quotes stay closed; revise one to go on."""
     db = check.database(db)
     opportunity = check.ident(opportunity, "opportunity")
+    at, actor = check.timestamp(at), check.text(actor, "actor")
     with db.transaction() as con:
+        _probability_moves(con, [opportunity], machine.DEFAULT_PROBABILITY, at, actor)
         machine.apply(
             con,
             "opportunity",
@@ -280,51 +295,73 @@ def reopen(
         )
 
 
-def set_probability(db: Database, opportunity: int, probability: int) -> None:
+def set_probability(
+    db: Database, opportunity: int, probability: int, *, at: object = None, actor: str | None = None
+) -> None:
     """Set the win probability (0-100) of an open opportunity, as the salesperson judges it."""
     db = check.database(db)
-    set_probability_many(db, [check.ident(opportunity, "opportunity")], probability)
+    set_probability_many(db, [check.ident(opportunity, "opportunity")], probability, at=at, actor=actor)
 
 
-def set_probability_many(db: Database, ids: Sequence[int] | np.ndarray, probability: int | Sequence[int]) -> None:
+def set_probability_many(
+    db: Database,
+    ids: Sequence[int] | np.ndarray,
+    probability: int | Sequence[int],
+    *,
+    at: object = None,
+    actor: str | None = None,
+) -> None:
     """Set the win probability of many open opportunities (one value for all, or one per id).
 
-    A field edit, not a state change (no event); closed opportunities are read-only.
+    A field edit, not a state change (no event): each change is kept in field_changes, dated `at`
+    (one time, or one per id; default now); closed opportunities are read-only.
     """
     db = check.database(db)
     ids = check.idents(ids, "ids")
-    values = np.asarray([probability] * len(ids) if np.ndim(probability) == 0 else list(probability), dtype=object)
+    values = [probability] * len(ids) if np.ndim(probability) == 0 else list(probability)
     if len(values) != len(ids):
         raise ValidationError(f"probability has {len(values)} values for {len(ids)} ids", field="probability")
-    values = np.asarray([check.probability(v) for v in values.tolist()], dtype=object)
+    values = [check.probability(v) for v in values]
+    actor = check.text(actor, "actor")
     with db.transaction() as con:
-        closed = first(
-            con.execute(
-                """SELECT opportunity_id, state, status FROM opportunities
-                   WHERE opportunity_id IN (SELECT unnest(?::BIGINT[])) AND state <> 'open' ORDER BY 1 LIMIT 1""",
-                [ids],
-            )
-        )
-        missing = first(
-            con.execute(
-                """SELECT i.id FROM (SELECT unnest(?::BIGINT[]) AS id) i
-                   WHERE i.id NOT IN (SELECT opportunity_id FROM opportunities) ORDER BY 1 LIMIT 1""",
-                [ids],
-            )
-        )
-        if missing:
-            raise NotFound("opportunity", missing[0])
-        if closed:
-            opp, state, status = closed
-            raise InvalidTransition(
-                f"opportunity {opp} is {state} ({status}): only open opportunities are edited; reopen a lost one first"
-            )
-        con.execute(
-            """UPDATE opportunities SET probability = p.probability
-               FROM (SELECT unnest(?::BIGINT[]) AS id, unnest(?::INTEGER[]) AS probability) p
-               WHERE opportunities.opportunity_id = p.id""",
-            [ids, [int(v) for v in values]],
-        )
+        history.edit(con, "opportunity", ids, {"probability": values}, at=at, actor=actor)
+
+
+def update(
+    db: Database,
+    opportunity: int,
+    *,
+    estimated_value: object = history.UNSET,
+    owner: object = history.UNSET,
+    estimated_close_date: object = history.UNSET,
+    probability: object = history.UNSET,
+    at: object = None,
+    actor: str | None = None,
+) -> None:
+    """Edit an open opportunity's estimated value, owner, estimated close date or probability.
+
+    Fields not given stay as they are (None empties one). Each change is kept in field_changes,
+    dated `at` (default now), so pipeline(as_of=) sees the values that stood on a past date.
+    """
+    db = check.database(db)
+    opportunity = check.ident(opportunity, "opportunity")
+    values = history.changes(
+        {
+            "estimated_value": estimated_value,
+            "owner": owner,
+            "estimated_close_date": estimated_close_date,
+            "probability": probability,
+        },
+        {
+            "estimated_value": lambda v: check.money(v, "estimated_value", optional=True),
+            "owner": lambda v: check.text(v, "owner"),
+            "estimated_close_date": lambda v: history.date(v, "estimated_close_date"),
+            "probability": check.probability,
+        },
+    )
+    actor = check.text(actor, "actor")
+    with db.transaction() as con:
+        history.edit(con, "opportunity", [opportunity], {k: [v] for k, v in values.items()}, at=at, actor=actor)
 
 
 def require_open(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list | None = None) -> None:

@@ -46,6 +46,8 @@ class Reference:
         orders = sql("SELECT order_id, opportunity_id FROM orders")
         invoices = sql("SELECT invoice_id, opportunity_id, created_at, closed_at, state FROM invoices")
         self.events = sql("SELECT * FROM events")
+        self.field_changes = sql("SELECT * FROM field_changes WHERE entity = 'opportunity'")
+        self.region = owners.set_index("owner")["region"]
         self.accounts = accounts
         self.document_opportunity = {
             "quote": quotes.set_index("quote_id")["opportunity_id"],
@@ -204,7 +206,20 @@ class Reference:
             open_ = o[o["opportunity_id"].isin(open_ids)].copy()
             quote_then = last.loc["quote"] if "quote" in last.index.get_level_values(0) else pd.Series(dtype=object)
             open_["phase"] = self._phase(open_["opportunity_id"], quote_then)
+            # the tracked fields as they stood at as_of: the last change by then, else the value the
+            # first change after it replaced, else today's (a closed-since deal without a probability
+            # change: the default)
             open_["probability"] = open_["probability"].where(open_["state"] == "open", DEFAULT_PROBABILITY)
+            changes = self.field_changes.sort_values(["at", "change_id"])
+            for field, cast in (("probability", int), ("estimated_value", float), ("owner", str)):
+                mine = changes[changes["field"] == field]
+                before = mine[mine["at"] <= pd.Timestamp(as_of)].groupby("entity_id")["new_value"].last(skipna=False)
+                after = mine[mine["at"] > pd.Timestamp(as_of)].groupby("entity_id")["old_value"].first(skipna=False)
+                then = pd.concat([after[~after.index.isin(before.index)], before])
+                for opp, value in then.items():
+                    rows = open_["opportunity_id"] == opp
+                    open_.loc[rows, field] = None if value is None or value != value else cast(value)
+            open_["region"] = open_["owner"].map(self.region)
         f, keys = self.scoped(open_, None, **opts)
 
         def compute(g):

@@ -40,6 +40,24 @@ PLANTS: dict[str, list[tuple[str, list[str], tuple[str, str]]]] = {
             ("lead", "lead"),
         ),
     ],
+    "field_history_current": [
+        (
+            "a probability changed behind the history's back",
+            [
+                "INSERT INTO field_changes VALUES (9999, 'opportunity', {lost_opportunity}, 'probability', '0', '55', "
+                "TIMESTAMP '2099-01-01', NULL)"
+            ],
+            ("opportunity", "lost_opportunity"),
+        ),
+        (
+            "an owner edited with raw SQL after a recorded change",
+            [
+                "INSERT INTO field_changes VALUES (9998, 'lead', {lead}, 'owner', NULL, 'maria', TIMESTAMP '2024-01-01', NULL)",
+                "UPDATE leads SET owner = 'someone else' WHERE lead_id = {lead}",
+            ],
+            ("lead", "lead"),
+        ),
+    ],
     "lead_stages_current": [
         (
             "a stage time the transitions did not write",

@@ -152,6 +152,10 @@ RECIPES = {
     leads.reactivate: lambda w: dict(db=w.db, lead=w.lost_lead, at=None, actor="m"),
     leads.reactivate_many: lambda w: dict(db=w.db, ids=[w.lost_lead], at=None, actor="m"),
     leads.get: lambda w: dict(db=w.db, lead=w.lead),
+    leads.update: lambda w: dict(db=w.db, lead=w.lead, owner="li", source="web", estimated_value="5", at=None),
+    opportunities.update: lambda w: dict(
+        db=w.db, opportunity=w.opp, estimated_value="9", owner="li", estimated_close_date="2030-01-31", probability=30
+    ),
     opportunities.create: lambda w: dict(
         db=w.db, topic="T", owner="maria", source="web", estimated_value="10", probability=20, price_list=None
     ),
@@ -160,8 +164,8 @@ RECIPES = {
     opportunities.close_lost: lambda w: dict(db=w.db, opportunity=w.opp, reason="canceled", competitor="F"),
     opportunities.close_lost_many: lambda w: dict(db=w.db, ids=[w.opp], reason="out_sold", competitor=["F"]),
     opportunities.reopen: lambda w: dict(db=w.db, opportunity=w.lost_opp, note="n"),
-    opportunities.set_probability: lambda w: dict(db=w.db, opportunity=w.opp, probability=50),
-    opportunities.set_probability_many: lambda w: dict(db=w.db, ids=[w.opp], probability=[50]),
+    opportunities.set_probability: lambda w: dict(db=w.db, opportunity=w.opp, probability=50, at=None, actor="m"),
+    opportunities.set_probability_many: lambda w: dict(db=w.db, ids=[w.opp], probability=[50], at=None),
     quotes.create: lambda w: dict(
         db=w.db, opportunity=w.opp, lines=[(w.sku, "1,5")], discount_pct="5", discount_amount="1", freight="2"
     ),
@@ -224,6 +228,8 @@ MODULES = (leads, qualification, opportunities, quotes, orders, invoices, catalo
 # functions that can be called again on the database an accepted call left, unchanged in kind
 REPEATABLE = {
     leads.create,
+    leads.update,
+    opportunities.update,
     leads.create_many,
     opportunities.create,
     opportunities.set_probability,
@@ -259,6 +265,7 @@ SKIP = {
     schema.migrations,
     schema.version_of,
     schema.too_new,
+    schema.pending,
 }  # take an open DuckDB connection: internal
 
 

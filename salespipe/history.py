@@ -40,14 +40,29 @@ def record(
     values: Sequence[object],
     at: Sequence[object],
     actor: str | None,
+    *,
+    old: Sequence[object] | None = None,
 ) -> None:
     """Append a change for each record whose `field` differs from `values` (one per id), dated `at`.
 
-    Call it in the transaction that sets the values, before the UPDATE: the old values are read here.
+    Call it in the transaction that sets the values, before the UPDATE: the old values are read
+    here, unless the caller passes them (`old`, one per id, as read in this transaction).
     """
     if field not in TRACKED[entity]:
         raise KeyError(f"{entity}.{field} is not a tracked field")
     if not len(ids):
+        return
+    if old is not None:  # the caller read the old values in this transaction: no join needed
+        changed = [(i, o, v, t) for i, o, v, t in zip(ids, old, values, at, strict=True) if o != v]
+        if changed:
+            con.execute(
+                f"""INSERT INTO field_changes (change_id, entity, entity_id, field, old_value, new_value, "at", actor)
+                    SELECT (SELECT coalesce(max(change_id), 0) FROM field_changes) + k, '{entity}', c.id, '{field}',
+                           c.old::VARCHAR, c.value::VARCHAR, c.ts, ?
+                    FROM (SELECT unnest(?::BIGINT[]) AS k, unnest(?::BIGINT[]) AS id, unnest(?::{_TYPES[field]}[]) AS old,
+                                 unnest(?::{_TYPES[field]}[]) AS value, unnest(?::TIMESTAMP[]) AS ts) c""",
+                [actor, list(range(1, len(changed) + 1)), *(list(col) for col in zip(*changed, strict=True))],
+            )
         return
     table, key = machine.TABLES[entity]
     kind = _TYPES[field]

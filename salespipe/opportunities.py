@@ -139,7 +139,11 @@ def _close_won(
     note: str | None = None,
     journal: machine.Journal | None = None,
     current: dict[int, tuple[str, str, object]] | None = None,
+    probabilities: Sequence[int] | None = None,
 ) -> None:
+    """Win the opportunities at these actual values (None: the estimated value), in the caller's transaction.
+
+    probabilities: their probabilities now, as the caller read them (the field history needs them)."""
     if actual_value is None:
         actual_value = [None] * len(ids)
     if any(v is None for v in actual_value):  # default: the estimated value
@@ -150,7 +154,7 @@ def _close_won(
             ).fetchall()
         )
         actual_value = [v if v is not None else estimated.get(i) for i, v in zip(ids, actual_value, strict=True)]
-    _probability_moves(con, ids, 100, at, actor)
+    _probability_moves(con, ids, 100, at, actor, old=probabilities)
     machine.apply(
         con,
         "opportunity",
@@ -168,12 +172,19 @@ def _close_won(
 
 
 def _probability_moves(
-    con: duckdb.DuckDBPyConnection, ids: Sequence[int], probability: int, at: object, actor: str | None
+    con: duckdb.DuckDBPyConnection,
+    ids: Sequence[int],
+    probability: int,
+    at: object,
+    actor: str | None,
+    old: Sequence[int] | None = None,
 ) -> None:
-    """Keep the probability a transition sets in the field history (won 100, lost 0, reopened the default)."""
+    """Keep the probability a transition sets in the field history (won 100, lost 0, reopened the default).
+
+    old: the probabilities as the caller read them in this transaction (saves a join)."""
     stamps = machine.at_column(at, len(ids))
     stamps = stamps.astype("datetime64[us]").tolist() if np.ndim(stamps) else [stamps] * len(ids)
-    history.record(con, "opportunity", list(ids), "probability", [probability] * len(ids), stamps, actor)
+    history.record(con, "opportunity", list(ids), "probability", [probability] * len(ids), stamps, actor, old=old)
 
 
 def close_lost(

@@ -138,7 +138,8 @@ def _create_order_one(con: duckdb.DuckDBPyConnection, quote: int, ts: object, ac
         con.execute(
             """SELECT q.state, q.status, q.opportunity_id, o.state, o.status, t.total,
                       q.price_list_id, q.discount_pct, q.discount_amount, q.freight,
-                      coalesce(q.changed_at, q.created_at), coalesce(o.changed_at, o.created_at) FROM quotes q
+                      coalesce(q.changed_at, q.created_at), coalesce(o.changed_at, o.created_at), o.probability
+               FROM quotes q
                LEFT JOIN opportunities o ON o.opportunity_id = q.opportunity_id
                LEFT JOIN v_quote_totals t ON t.quote_id = q.quote_id WHERE q.quote_id = ?""",
             [quote],
@@ -181,6 +182,7 @@ def _create_order_one(con: duckdb.DuckDBPyConnection, quote: int, ts: object, ac
         actor=actor,
         journal=journal,
         current={opportunity: (opportunity_state, opportunity_status, row[11])},
+        probabilities=[row[12]],
     )
     journal.write(con)
     return int(order)

@@ -113,7 +113,7 @@ class ImportRejected(ValidationError):
         self.rejects = result.rejects
 
 
-def _rejects_path(rejects: object) -> Path | None:
+def rejects_path(rejects: object) -> Path | None:
     if rejects is None:
         return None
     if isinstance(rejects, bytes) or not isinstance(rejects, str | os.PathLike) or not str(rejects).strip():
@@ -173,7 +173,7 @@ def load(
     kind = check.choice(kind, "kind", KINDS)
     dry_run, skip_invalid = check.flag(dry_run, "dry_run"), check.flag(skip_invalid, "skip_invalid")
     progress = check.flag(progress, "progress")
-    target = _rejects_path(rejects)
+    target = rejects_path(rejects)
     when = check.timestamp(at)
     if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
         raise ValidationError(f"path must be a file path, got {type(path).__name__}", field="path", value=path)
@@ -210,7 +210,7 @@ def load(
     )
     if target is not None:
         write_rejects(result.rejects, target)
-    if result.rejected and not skip_invalid:
+    if result.rejected and not skip_invalid and not dry_run:
         raise ImportRejected(result)
     return result
 

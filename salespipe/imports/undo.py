@@ -94,11 +94,14 @@ def _changed(con: duckdb.DuckDBPyConnection, batch: int, last_event: int) -> lis
         for table, column in pointers:
             found += con.execute(
                 f"""SELECT c.entity, c.record_id, '{ENTITY_OF[table]} ' || p.{KEYS[table]} || ' points to it'
+                           || coalesce(' (batch ' || (SELECT max(l.batch_id) FROM import_changes l
+                              JOIN import_batches b ON b.batch_id = l.batch_id AND b.undone_at IS NULL
+                              WHERE l.entity = '{ENTITY_OF[table]}' AND l.record_id = p.{KEYS[table]}
+                                AND l.batch_id > c.batch_id) || ': undo that one first)', '')
                     FROM import_changes c JOIN {table} p ON p.{column} = c.record_id
                     WHERE c.batch_id = ? AND c.entity = '{entity}' AND c.change = 'created'
                       AND NOT EXISTS (SELECT 1 FROM import_changes o WHERE o.batch_id = c.batch_id
-                                      AND o.entity = '{ENTITY_OF[table]}' AND o.record_id = p.{KEYS[table]}
-                                      AND o.change = 'created')
+                                      AND o.entity = '{ENTITY_OF[table]}' AND o.record_id = p.{KEYS[table]})
                     LIMIT 1000""",
                 [batch],
             ).fetchall()

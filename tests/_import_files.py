@@ -33,12 +33,84 @@ SALESFORCE_FILES = {
 GUIDS = [f"{i:08x}-aaaa-4bbb-8ccc-{i:012x}" for i in range(1, 7)]
 # (guid, topic, customer, status, status reason, est. revenue, actual revenue, actual close, created on, owner, prob)
 DYNAMICS_ROWS = [
-    (GUIDS[0], "50 laptops", "Contoso Ltd", "Won", "Won", 60000.0, 58000.0, dt.datetime(2024, 2, 29), dt.datetime(2024, 1, 19, 3, 41, 12), "Maria Campos", 80),
-    (GUIDS[1], "Docking stations", "Fabrikam, Inc.", "Lost", "Out-Sold", 12000.0, 0.0, dt.datetime(2024, 3, 15), dt.datetime(2024, 1, 20, 9, 5, 0), "Li Wei", None),
-    (GUIDS[2], "Tablets\nfor the sales team", "Contoso Ltd", "Open", "In Progress", 3166924283.34, None, None, dt.datetime(2024, 2, 1, 14, 0, 0), "Maria Campos", 40),
-    (GUIDS[3], "Monitors", "Adventure Works", "Open", "On Hold", 8000.0, None, dt.datetime(2024, 6, 1), dt.datetime(2024, 2, 3, 8, 30, 0), "Li Wei", None),
-    (GUIDS[4], "Printers", "Fabrikam, Inc.", "Lost", "Canceled", 5000.0, 0.0, dt.datetime(2024, 4, 2), dt.datetime(2024, 2, 10, 16, 45, 0), "Maria Campos", 10),
-    (GUIDS[5], "Headsets", "Adventure Works", "Won", "Won", 2500.0, None, dt.datetime(2024, 4, 20), dt.datetime(2024, 3, 1, 11, 0, 0), "Li Wei", 100),
+    (
+        GUIDS[0],
+        "50 laptops",
+        "Contoso Ltd",
+        "Won",
+        "Won",
+        60000.0,
+        58000.0,
+        dt.datetime(2024, 2, 29),
+        dt.datetime(2024, 1, 19, 3, 41, 12),
+        "Maria Campos",
+        80,
+    ),
+    (
+        GUIDS[1],
+        "Docking stations",
+        "Fabrikam, Inc.",
+        "Lost",
+        "Out-Sold",
+        12000.0,
+        0.0,
+        dt.datetime(2024, 3, 15),
+        dt.datetime(2024, 1, 20, 9, 5, 0),
+        "Li Wei",
+        None,
+    ),
+    (
+        GUIDS[2],
+        "Tablets\nfor the sales team",
+        "Contoso Ltd",
+        "Open",
+        "In Progress",
+        3166924283.34,
+        None,
+        None,
+        dt.datetime(2024, 2, 1, 14, 0, 0),
+        "Maria Campos",
+        40,
+    ),
+    (
+        GUIDS[3],
+        "Monitors",
+        "Adventure Works",
+        "Open",
+        "On Hold",
+        8000.0,
+        None,
+        dt.datetime(2024, 6, 1),
+        dt.datetime(2024, 2, 3, 8, 30, 0),
+        "Li Wei",
+        None,
+    ),
+    (
+        GUIDS[4],
+        "Printers",
+        "Fabrikam, Inc.",
+        "Lost",
+        "Canceled",
+        5000.0,
+        0.0,
+        dt.datetime(2024, 4, 2),
+        dt.datetime(2024, 2, 10, 16, 45, 0),
+        "Maria Campos",
+        10,
+    ),
+    (
+        GUIDS[5],
+        "Headsets",
+        "Adventure Works",
+        "Won",
+        "Won",
+        2500.0,
+        None,
+        dt.datetime(2024, 4, 20),
+        dt.datetime(2024, 3, 1, 11, 0, 0),
+        "Li Wei",
+        100,
+    ),
 ]
 # logical name -> the display header this org shows (renamed, localised, misspelt: the token decides)
 DYNAMICS_HEADERS = {
@@ -66,8 +138,23 @@ def dynamics_xlsx(path: Path, rows: list[tuple] = DYNAMICS_ROWS, *, hide_lost: b
     header += list(DYNAMICS_HEADERS.values())
     ws.append(header)
     for guid, topic, customer, state, reason, est, actual, close, created, owner, prob in rows:
-        ws.append([guid, "x" * 88, dt.datetime(2024, 6, 1, 12, 0), topic, customer, state, reason, est, actual,
-                   close, created, owner, prob])
+        ws.append(
+            [
+                guid,
+                "x" * 88,
+                dt.datetime(2024, 6, 1, 12, 0),
+                topic,
+                customer,
+                state,
+                reason,
+                est,
+                actual,
+                close,
+                created,
+                owner,
+                prob,
+            ]
+        )
     for column in "ABC":
         ws.column_dimensions[column].hidden = True
     for row in ws.iter_rows(min_row=2):
@@ -93,14 +180,14 @@ def dynamics_cp1252_csv(path: Path) -> Path:
     """The same export re-saved by Excel as CSV: Windows-1252, CRLF records, a bare LF inside a quoted
     cell, English display headers, `1/19/2024 3:41` datetimes and `2/29/2024` dates."""
     lines = [
-        '(Do Not Modify) Opportunity,(Do Not Modify) Row Checksum,(Do Not Modify) Modified On,Topic,'
+        "(Do Not Modify) Opportunity,(Do Not Modify) Row Checksum,(Do Not Modify) Modified On,Topic,"
         "Potential Customer,Status,Status Reason,Est. Revenue,Actual Revenue,Actual Close Date,Created On,Owner,"
         "Probability",
-        f'{GUIDS[0]},abc,6/1/2024 12:00,50 laptops – Müller,Müller GmbH,Won,Won,60000,58000,2/29/2024,'
+        f"{GUIDS[0]},abc,6/1/2024 12:00,50 laptops – Müller,Müller GmbH,Won,Won,60000,58000,2/29/2024,"
         "1/19/2024 3:41,Maria Campos,80",
         f'{GUIDS[1]},abc,6/1/2024 12:00,"Docking stations\nfor Café Zürich",Café Zürich,Lost,Out-Sold,12000,0,'
         "3/15/2024,1/20/2024 9:05,Li Wei,",
-        f'{GUIDS[2]},abc,6/1/2024 12:00,Tablets,Müller GmbH,Open,In Progress,3166924283.34,,,2/1/2024 14:00,'
+        f"{GUIDS[2]},abc,6/1/2024 12:00,Tablets,Müller GmbH,Open,In Progress,3166924283.34,,,2/1/2024 14:00,"
         "Maria Campos,40",
     ]
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
@@ -117,11 +204,13 @@ def dynamics_parquet(path: Path) -> Path:
             "owneridname": ["Maria Campos", "Li Wei", "Maria Campos"],
             "statecode": pa.array([1, 2, 0], type=pa.int32()),
             "statuscode": pa.array([3, 4, 1], type=pa.int32()),
-            "estimatedvalue": pa.array([Decimal("60000.00"), Decimal("12000.00"), Decimal("3166924283.34")],
-                                       type=pa.decimal128(18, 2)),
+            "estimatedvalue": pa.array(
+                [Decimal("60000.00"), Decimal("12000.00"), Decimal("3166924283.34")], type=pa.decimal128(18, 2)
+            ),
             "actualvalue": pa.array([Decimal("58000.00"), None, None], type=pa.decimal128(18, 2)),
-            "actualclosedate": pa.array([dt.datetime(2024, 2, 29), dt.datetime(2024, 3, 15), None],
-                                        type=pa.timestamp("us")),
+            "actualclosedate": pa.array(
+                [dt.datetime(2024, 2, 29), dt.datetime(2024, 3, 15), None], type=pa.timestamp("us")
+            ),
             "createdon": pa.array(
                 [dt.datetime(2024, 1, 19, 2, 41, 12), dt.datetime(2024, 1, 20, 8, 5), dt.datetime(2024, 2, 1, 13, 0)],
                 type=pa.timestamp("us", tz="UTC"),
@@ -133,24 +222,91 @@ def dynamics_parquet(path: Path) -> Path:
     return path
 
 
-HUBSPOT_HEADER = ["Record ID", "Deal Name", "Deal Stage", "Pipeline", "Amount", "Close Date", "Create Date",
-                  "Deal owner", "Deal probability", "Is Closed Won", "Closed Lost Reason"]
+HUBSPOT_HEADER = [
+    "Record ID",
+    "Deal Name",
+    "Deal Stage",
+    "Pipeline",
+    "Amount",
+    "Close Date",
+    "Create Date",
+    "Deal owner",
+    "Deal probability",
+    "Is Closed Won",
+    "Closed Lost Reason",
+]
 HUBSPOT_ROWS = [
-    ["18293847561", "NYC Schools renewal", "Closed Won", "Sales Pipeline", "2388.0", "2024-08-27 11:15",
-     "2024-06-01 09:00", "Ana Lima", "1.0", "true", ""],
-    ["18293847562", "NYC Schools\u00a0upsell ", "Closed Lost ", "Sales Pipeline", "1200.0", "2024-09-02 16:40",
-     "2024-06-03 10:00", "Ana Lima", "0.0", "false", "Went with a competitor"],
-    ["18293847563", "Boston pilot", "Closed Lost", "Partner Pipeline", "800.0", "2024-09-05 08:00",
-     "2024-07-01 12:30", "Ben Ode", "0.0", "false", "Budget"],
-    ["18293847564", "Chicago rollout", "Contract Sent", "Sales Pipeline", "15000.0", "", "2024-07-15 15:15",
-     "Ben Ode", "0.8", "false", ""],
-    ["18293847565", "Denver trial", "Appointment Scheduled ", "Partner Pipeline", "", "", "2024-08-01 09:45",
-     "Ana Lima", "0.2", "false", ""],
+    [
+        "18293847561",
+        "NYC Schools renewal",
+        "Closed Won",
+        "Sales Pipeline",
+        "2388.0",
+        "2024-08-27 11:15",
+        "2024-06-01 09:00",
+        "Ana Lima",
+        "1.0",
+        "true",
+        "",
+    ],
+    [
+        "18293847562",
+        "NYC Schools\u00a0upsell ",
+        "Closed Lost ",
+        "Sales Pipeline",
+        "1200.0",
+        "2024-09-02 16:40",
+        "2024-06-03 10:00",
+        "Ana Lima",
+        "0.0",
+        "false",
+        "Went with a competitor",
+    ],
+    [
+        "18293847563",
+        "Boston pilot",
+        "Closed Lost",
+        "Partner Pipeline",
+        "800.0",
+        "2024-09-05 08:00",
+        "2024-07-01 12:30",
+        "Ben Ode",
+        "0.0",
+        "false",
+        "Budget",
+    ],
+    [
+        "18293847564",
+        "Chicago rollout",
+        "Contract Sent",
+        "Sales Pipeline",
+        "15000.0",
+        "",
+        "2024-07-15 15:15",
+        "Ben Ode",
+        "0.8",
+        "false",
+        "",
+    ],
+    [
+        "18293847565",
+        "Denver trial",
+        "Appointment Scheduled ",
+        "Partner Pipeline",
+        "",
+        "",
+        "2024-08-01 09:45",
+        "Ana Lima",
+        "0.2",
+        "false",
+        "",
+    ],
 ]
 
 
 def hubspot_csv(path: Path, rows: list[list[str]] = HUBSPOT_ROWS) -> Path:
     """HubSpot's deals export, every field quoted."""
+
     def quote(v: str) -> str:
         return '"' + v.replace('"', '""') + '"'
 
@@ -215,7 +371,8 @@ closed_at = "Closed"
 [stages]
 "Closed Won" = "won"
 "Closed Lost" = "lost"
-"*" = "open"
+"Negotiation" = "open"
+"Prospecting" = "open"
 """
 DEALS_HEADER = ["Id", "Name", "Stage", "Owner", "Amount", "Created", "Closed"]
 

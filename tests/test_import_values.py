@@ -42,8 +42,24 @@ def _column(result, n, *, money=False):
     return out
 
 
-TRICKY_TEXT = ["Closed Lost ", "Closed Lost", "  NYC Schools\u00a0", "\u2003x\u2003", "", "   ", "a\u00a0b", "x" * 1000,
-               "x" * 1001, "\x1cgroup\x1f", "tab\t", "Müller", "ok", " lead", "\u200bzero-width", "a\nb\n"]
+TRICKY_TEXT = [
+    "Closed Lost ",
+    "Closed Lost",
+    "  NYC Schools\u00a0",
+    "\u2003x\u2003",
+    "",
+    "   ",
+    "a\u00a0b",
+    "x" * 1000,
+    "x" * 1001,
+    "\x1cgroup\x1f",
+    "tab\t",
+    "Müller",
+    "ok",
+    " lead",
+    "\u200bzero-width",
+    "a\nb\n",
+]
 
 
 def test_text_is_trimmed_of_every_unicode_space_exactly_as_check_text_trims_it():
@@ -103,7 +119,11 @@ def test_typed_amounts_are_exact():
 
 def test_probabilities_are_whole_percents_or_fractions():
     assert _column(V.probability_column(pa.array(["10", "", "100", "150", "12.5"]), "p"), 5) == [
-        10, None, 100, "REFUSED", "REFUSED"
+        10,
+        None,
+        100,
+        "REFUSED",
+        "REFUSED",
     ]
     fractions = V.probability_column(pa.array(["0.8", "1", "0", "0.333", "80"]), "p", fraction=True)
     assert _column(fractions, 5) == [80, 100, 0, "REFUSED", "REFUSED"]
@@ -112,15 +132,39 @@ def test_probabilities_are_whole_percents_or_fractions():
 
 def test_flags_read_the_usual_spellings():
     values = ["TRUE", "FALSE", "true", "0", "1", "yes", "No", "maybe", ""]
-    assert _column(V.flag_column(pa.array(values), "f"), 9) == [True, False, True, False, True, True, False, "REFUSED", None]
+    assert _column(V.flag_column(pa.array(values), "f"), 9) == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        True,
+        False,
+        "REFUSED",
+        None,
+    ]
 
 
 def test_ids_keep_their_text_and_lose_only_what_names_nothing():
-    ids = ["000000000000000AAA", "006bm00000LKJNNAA5", "006bm00000LKJNN", " 42 ", "8.26839E+17",
-           "{ABCDEF01-2345-6789-ABCD-EF0123456789}", "00123"]
+    ids = [
+        "000000000000000AAA",
+        "006bm00000LKJNNAA5",
+        "006bm00000LKJNN",
+        " 42 ",
+        "8.26839E+17",
+        "{ABCDEF01-2345-6789-ABCD-EF0123456789}",
+        "00123",
+    ]
     values = _column(V.id_column(pa.array(ids), "id", null_ids=("000000000000000AAA",), style="salesforce"), 7)
-    assert values == [None, "006bm00000LKJNN", "006bm00000LKJNN", "42", "REFUSED",
-                      "abcdef01-2345-6789-abcd-ef0123456789", "00123"]  # leading zeros kept
+    assert values == [
+        None,
+        "006bm00000LKJNN",
+        "006bm00000LKJNN",
+        "42",
+        "REFUSED",
+        "abcdef01-2345-6789-abcd-ef0123456789",
+        "00123",
+    ]  # leading zeros kept
     assert _column(V.id_column([12345678901, 7.0], "id"), 2) == ["12345678901", "7"]
 
 
@@ -133,8 +177,14 @@ def _dates(values, **kw):
 
 
 def test_iso_dates_are_read_by_the_engines_own_check_timestamp():
-    values = ["2024-05-01", "2024-05-01 09:30", "2024-05-01T09:30:15.5", "2024-05-01T09:30:00Z",
-              "2024-05-01T11:30:00+02:00", "2024-02-30"]
+    values = [
+        "2024-05-01",
+        "2024-05-01 09:30",
+        "2024-05-01T09:30:15.5",
+        "2024-05-01T09:30:00Z",
+        "2024-05-01T11:30:00+02:00",
+        "2024-02-30",
+    ]
     assert _dates(values) == _engine(check.timestamp, values)
 
 
@@ -150,7 +200,9 @@ def test_month_first_dates_with_and_without_time_in_one_column():
 
 def test_day_first_dates_are_recognised_by_a_day_past_12():
     assert _dates(["25.03.2024", "03.01.2024", "13-02-2024 08:00"]) == [
-        dt.datetime(2024, 3, 25), dt.datetime(2024, 1, 3), dt.datetime(2024, 2, 13, 8)
+        dt.datetime(2024, 3, 25),
+        dt.datetime(2024, 1, 3),
+        dt.datetime(2024, 2, 13, 8),
     ]
 
 
@@ -171,8 +223,18 @@ def test_a_column_is_never_switched_per_row():
 
 
 def test_month_names_serial_numbers_and_impossible_dates():
-    assert _dates(["15 Apr, 2021 00:02:00", "Apr 15, 2021", "1 Sept 2021", "45321", "45321.75", "31 Foo 2021",
-                   "2/30/2024", "13/13/2024"]) == [
+    assert _dates(
+        [
+            "15 Apr, 2021 00:02:00",
+            "Apr 15, 2021",
+            "1 Sept 2021",
+            "45321",
+            "45321.75",
+            "31 Foo 2021",
+            "2/30/2024",
+            "13/13/2024",
+        ]
+    ) == [
         dt.datetime(2021, 4, 15, 0, 2),
         dt.datetime(2021, 4, 15),
         dt.datetime(2021, 9, 1),
@@ -185,16 +247,22 @@ def test_month_names_serial_numbers_and_impossible_dates():
 
 
 def test_typed_cells_and_excel_serials_from_workbooks():
-    stamps, problems = V.date_column([dt.datetime(2024, 1, 19, 3, 41, 12), dt.date(2024, 2, 29), 45321, None, "x"],
-                                     "created_at", "Created On")
-    assert stamps[:3].tolist() == [dt.datetime(2024, 1, 19, 3, 41, 12), dt.datetime(2024, 2, 29),
-                                   dt.datetime(2024, 1, 30)]
+    stamps, problems = V.date_column(
+        [dt.datetime(2024, 1, 19, 3, 41, 12), dt.date(2024, 2, 29), 45321, None, "x"], "created_at", "Created On"
+    )
+    assert stamps[:3].tolist() == [
+        dt.datetime(2024, 1, 19, 3, 41, 12),
+        dt.datetime(2024, 2, 29),
+        dt.datetime(2024, 1, 30),
+    ]
     assert np.isnat(stamps[3]) and [p[0] for p in problems] == [4]
 
 
 def test_a_timezone_shifts_times_and_never_dates():
     times = _dates(["2024-01-19 03:41:00", "2024-07-01 12:00:00", "2024-07-01T12:00:00Z"], timezone="Europe/Berlin")
     assert times == [dt.datetime(2024, 1, 19, 2, 41), dt.datetime(2024, 7, 1, 10), dt.datetime(2024, 7, 1, 12)]
-    assert _dates(["2024-01-19", "2024-07-01"], timezone="Europe/Berlin") == [dt.datetime(2024, 1, 19),
-                                                                               dt.datetime(2024, 7, 1)]
+    assert _dates(["2024-01-19", "2024-07-01"], timezone="Europe/Berlin") == [
+        dt.datetime(2024, 1, 19),
+        dt.datetime(2024, 7, 1),
+    ]
     assert _dates(["2024-03-31 02:30:00", "2024-03-31 05:00:00"], timezone="Europe/Berlin")[0] == "REFUSED"

@@ -27,8 +27,14 @@ NOT_CONVERTED = [14, 15, 19]  # "Closed - Converted" with IsConverted FALSE: sam
 def _import_all(db, files=SALESFORCE_FILES, **kw):
     results = {}
     for kind in ORDER:
-        results[kind] = imports.load(db, kind, files[kind] if files is not SALESFORCE_FILES else SALESFORCE / files[kind],
-                                     "salesforce", skip_invalid=kind == "leads", **kw)
+        results[kind] = imports.load(
+            db,
+            kind,
+            files[kind] if files is not SALESFORCE_FILES else SALESFORCE / files[kind],
+            "salesforce",
+            skip_invalid=kind == "leads",
+            **kw,
+        )
     return results
 
 
@@ -51,15 +57,22 @@ def test_the_demo_export_imports_whole_and_doctor_finds_it_sound(db):
     assert (results["leads"].rejects["reason"].str.contains("converted flag is false")).all()
     assert not results["leads"].complete and results["opportunities"].complete
     assert rows(db, "SELECT state, count(*) FROM opportunities GROUP BY 1 ORDER BY 1") == [
-        ("lost", 8), ("open", 16), ("won", 12)
+        ("lost", 8),
+        ("open", 16),
+        ("won", 12),
     ]
     # a won deal without quotes, marked as imported
     won = _key(db, "opportunity", "006bm00000LKJNP")
     assert value(db, "SELECT count(*) FROM quotes WHERE opportunity_id = ?", [won]) == 0
-    assert rows(db, "SELECT system, external_id, kind FROM v_imported_records WHERE entity = 'opportunity' "
-                "AND record_id = ?", [won]) == [("salesforce", "006bm00000LKJNP", "opportunities")]
-    assert [(e["action"], e["to_state"]) for e in events(db, "opportunity", won)] == [("create", "open"),
-                                                                                       ("close_won", "won")]
+    assert rows(
+        db,
+        "SELECT system, external_id, kind FROM v_imported_records WHERE entity = 'opportunity' AND record_id = ?",
+        [won],
+    ) == [("salesforce", "006bm00000LKJNP", "opportunities")]
+    assert [(e["action"], e["to_state"]) for e in events(db, "opportunity", won)] == [
+        ("create", "open"),
+        ("close_won", "won"),
+    ]
 
 
 def _source_win_rate(frame: pd.DataFrame, owner: str) -> pd.DataFrame:
@@ -95,10 +108,16 @@ def test_without_an_owner_column_every_deal_falls_in_one_group_with_the_files_ra
 def test_converted_leads_are_qualified_into_the_account_contact_and_opportunity_the_crm_made(db):
     _import_all(db)
     lead = _key(db, "lead", "00Qbm00000Orxk5")  # Bertha Boxer, converted into Farmers Coop. of Florida
-    row = rows(db, "SELECT state, account_id, contact_id, opportunity_id, closed_at FROM leads WHERE lead_id = ?",
-               [lead])[0]
-    assert row == ("qualified", _key(db, "account", "001bm00001ZM1Ly"), _key(db, "contact", "003bm00000zbyRu"),
-                   _key(db, "opportunity", "006bm00000LKgOn"), dt.datetime(2026, 2, 24))
+    row = rows(
+        db, "SELECT state, account_id, contact_id, opportunity_id, closed_at FROM leads WHERE lead_id = ?", [lead]
+    )[0]
+    assert row == (
+        "qualified",
+        _key(db, "account", "001bm00001ZM1Ly"),
+        _key(db, "contact", "003bm00000zbyRu"),
+        _key(db, "opportunity", "006bm00000LKgOn"),
+        dt.datetime(2026, 2, 24),
+    )
     assert value(db, "SELECT lead_id FROM opportunities WHERE opportunity_id = ?", [row[3]]) == lead
     # the funnel sees it qualified, and its deal lost
     stages = rows(db, "SELECT qualified_at, lost_at FROM lead_stages WHERE lead_id = ?", [lead])[0]
@@ -119,8 +138,9 @@ def test_stage_history_becomes_stage_events_before_the_close(db):
         ("stage", "open", dt.datetime(2026, 2, 24, 2, 20), "Closed Lost"),
         ("close_lost", "lost", dt.datetime(2026, 3, 31), None),
     ]
-    stays = rows(db, "SELECT stage, entered_at, left_at FROM v_crm_stage_stays WHERE opportunity_id = ? ORDER BY 2",
-                 [opp])
+    stays = rows(
+        db, "SELECT stage, entered_at, left_at FROM v_crm_stage_stays WHERE opportunity_id = ? ORDER BY 2", [opp]
+    )
     assert stays == [
         ("Prospecting", dt.datetime(2026, 2, 24, 2, 15), dt.datetime(2026, 2, 24, 2, 20)),
         ("Closed Lost", dt.datetime(2026, 2, 24, 2, 20), dt.datetime(2026, 3, 31)),
@@ -173,5 +193,6 @@ def test_null_lookups_import_as_empty(db, tmp_path):
     imports.load(db, "accounts", SALESFORCE / "Account.csv", "salesforce")
     imports.load(db, "contacts", path, "salesforce")
     assert rows(db, "SELECT last_name, account_id IS NULL FROM contacts ORDER BY contact_id") == [
-        ("Gonzalez", True), ("Forbes", False)
+        ("Gonzalez", True),
+        ("Forbes", False),
     ]

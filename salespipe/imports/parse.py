@@ -288,7 +288,8 @@ def order_times(parsed: Parsed, mapping: Mapping, closed: tuple[str, ...], at: n
 def check_columns(parsed: Parsed) -> None:
     """A file-level refusal when a required column came out empty on every row (a wrong mapping)."""
     ids = parsed.get("external_id")
-    if ids is not None and parsed.n and pc.all(pc.is_null(ids)).as_py():
+    refused = any(p[1] == "external_id" for p in parsed.problems)
+    if ids is not None and parsed.n and not refused and pc.all(pc.is_null(ids)).as_py():
         raise ValidationError(
             f"column {parsed.column_of('external_id')} (external_id) is empty on every row: map the column that "
             "holds each record's id in the CRM",

@@ -68,7 +68,16 @@ def read(
     path: str | os.PathLike[str], *, encoding: str | None = None, delimiter: str | None = None, sheet: str | None = None
 ) -> Source:
     """Read an export file (the format from its first bytes, not its name)."""
-    path = str(path)
+    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
+        raise ValidationError(f"path must be a file path, got {type(path).__name__} {path!r:.60}", field="path")
+    path = os.fspath(path)
+    if not isinstance(path, str) or not path.strip() or "\x00" in path:
+        raise ValidationError(f"path {path!r} is not a file path", field="path", value=path)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(f"path {path!r} holds characters that cannot be encoded", field="path") from None
+    path = os.path.expanduser(path)
     if os.path.isdir(path):
         raise ValidationError(f"{path} is a folder: give the export file itself", field="path", value=path)
     try:

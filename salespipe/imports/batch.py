@@ -8,8 +8,6 @@ import datetime as dt
 
 import duckdb
 
-from ..db import new_id
-
 TABLES = {
     "lead": ("leads", "lead_id"),
     "account": ("accounts", "account_id"),
@@ -139,6 +137,13 @@ def forget_stays(con: duckdb.DuckDBPyConnection, entity: str, ids_sql: str, para
     )
 
 
-def next_ids(table: str, key: str, order: str) -> str:
-    """new ids for rows of a SELECT, in `order` (db.new_id)."""
-    return new_id(table, key, order)
+def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the working tables an import or undo made (the process's DuckDB instance outlives the call)."""
+    try:
+        names = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_')"
+        ).fetchall()
+        for (name,) in names:
+            con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+    except duckdb.Error:
+        pass  # an aborted transaction: its rollback drops what it made

@@ -31,7 +31,7 @@ from ..db import Database
 from ..errors import ValidationError
 from . import deals, history, parse, people, read
 from . import mapping as maps
-from .batch import Batch
+from .batch import Batch, drop_temp_tables
 
 KINDS = maps.KINDS
 HANDLERS = {
@@ -347,7 +347,6 @@ def _frame(parsed: parse.Parsed, kind: str, keep: np.ndarray) -> pa.Table:
 
 
 def _run(db, kind, source, parsed, m, when, actor, dry_run, skip_invalid) -> dict:
-    check_rows, count, write, table = HANDLERS[kind]
     bad = parsed.bad_rows()
     keep = np.ones(parsed.n, dtype=bool)
     keep[bad] = False
@@ -356,50 +355,60 @@ def _run(db, kind, source, parsed, m, when, actor, dry_run, skip_invalid) -> dic
     outcome: dict = {"batch": None, "notes": []}
     opened = db.connection(read_only=True) if dry_run else db.transaction()
     with opened as con:
-        con.register("_in_frame", frame)
         try:
-            con.execute("CREATE OR REPLACE TEMP TABLE _in AS SELECT * FROM _in_frame")
+            problems, skipped = _check_and_write(
+                con, kind, source, parsed, m, when, dry_run, skip_invalid, ctx, frame, outcome
+            )
         finally:
-            con.unregister("_in_frame")
-        found = check_rows(con, ctx)
-        problems = list(parsed.problems) + [(i, f, parsed.column_of(f), msg) for i, f, msg in found]
-        rejected_rows = {p[0] for p in problems}
-        if found:
-            con.execute(f"DELETE FROM {table} WHERE _i IN (SELECT unnest(?::BIGINT[]))", [sorted(rejected_rows)])
-        would = count(con, ctx)
-        skipped = history.skipped(con) if kind == "opportunity_history" else []
-        writing = not dry_run and (skip_invalid or not rejected_rows)
-        if writing:
-            ctx.batch = Batch(con, m.system)
-            done = write(con, ctx)
-            would = {**would, **{k: done[k] for k in ("created", "updated", "unchanged") if k in done}}
-            if done.get("accounts_created"):
-                outcome["notes"].append(f"{done['accounts_created']:,} accounts created from the names in the file")
-        counts = {
-            "created": would["created"],
-            "updated": would["updated"],
-            "unchanged": would["unchanged"],
-            "skipped": would.get("skipped", 0),
-            "rejected": len(rejected_rows),
-            "rows": parsed.n,
-        }
-        if writing:
-            ctx.batch.finish(kind=kind, file=str(source.path), mapping=m.name, actor=actor, at=when, counts=counts)
-            outcome["batch"] = ctx.batch.id
-        for name in ("_in", table):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
+            drop_temp_tables(con)
     moved = parsed.get("moved_created")
     if moved is not None and moved.any():
         outcome["notes"].append(
             f"{int(moved.sum()):,} records closed before the CRM created them (common after a data migration): "
             'their creation is dated at the close (closed_before_created = "move_created")'
         )
-    outcome.update(counts)
     outcome["rejects"] = _rejects_frame(source, parsed, problems)
     outcome["skipped_rows"] = _rejects_frame(
         source, parsed, [(i, f, parsed.column_of(f), msg) for i, f, msg in skipped]
     )
     return outcome
+
+
+def _check_and_write(con, kind, source, parsed, m, when, dry_run, skip_invalid, ctx, frame, outcome):
+    """Inside the transaction (or the read-only connection of a dry run): check, count, write."""
+    check_rows, count, write, table = HANDLERS[kind]
+    con.register("_in_frame", frame)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _in AS SELECT * FROM _in_frame")
+    finally:
+        con.unregister("_in_frame")
+    found = check_rows(con, ctx)
+    problems = list(parsed.problems) + [(i, f, parsed.column_of(f), msg) for i, f, msg in found]
+    rejected_rows = {p[0] for p in problems}
+    if found:
+        con.execute(f"DELETE FROM {table} WHERE _i IN (SELECT unnest(?::BIGINT[]))", [sorted(rejected_rows)])
+    would = count(con, ctx)
+    skipped = history.skipped(con) if kind == "opportunity_history" else []
+    writing = not dry_run and (skip_invalid or not rejected_rows)
+    if writing:
+        ctx.batch = Batch(con, m.system)
+        done = write(con, ctx)
+        would = {**would, **{k: done[k] for k in ("created", "updated", "unchanged") if k in done}}
+        if done.get("accounts_created"):
+            outcome["notes"].append(f"{done['accounts_created']:,} accounts created from the names in the file")
+    counts = {
+        "created": would["created"],
+        "updated": would["updated"],
+        "unchanged": would["unchanged"],
+        "skipped": would.get("skipped", 0),
+        "rejected": len(rejected_rows),
+        "rows": parsed.n,
+    }
+    if writing:
+        ctx.batch.finish(kind=kind, file=str(source.path), mapping=m.name, actor=ctx.actor, at=when, counts=counts)
+        outcome["batch"] = ctx.batch.id
+    outcome.update(counts)
+    return problems, skipped
 
 
 def _rejects_frame(source: read.Source, parsed: parse.Parsed, problems: list) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 from .. import check
 from ..db import Database
 from ..errors import NotFound, ValidationError
-from .batch import TABLES, forget_stays, refresh_lead_stages
+from .batch import TABLES, drop_temp_tables, forget_stays, refresh_lead_stages
 
 # entity -> (table, column) pairs that point at a record of it
 POINTERS = {
@@ -113,56 +113,64 @@ def undo(db: Database, batch: int) -> Undone:
     db = check.database(db)
     batch = check.ident(batch, "batch")
     with db.transaction() as con:
-        row = con.execute(
-            "SELECT first_event_id, last_event_id, undone_at FROM import_batches WHERE batch_id = ?", [batch]
-        ).fetchall()
-        if not row:
-            raise NotFound("import batch", batch, hint="`salespipe import list` shows the batches")
-        first_event, last_event, undone_at = row[0]
-        if undone_at is not None:
-            raise ValidationError(f"batch {batch} was undone already (at {undone_at})", field="batch", value=batch)
-        changed = _changed(con, batch, last_event)
-        if changed:
-            shown = "; ".join(f"{e} {i}: {why}" for e, i, why in changed[:5])
-            more = f" (and {len(changed) - 5:,} more)" if len(changed) > 5 else ""
-            raise ValidationError(
-                f"batch {batch} cannot be undone: {len(changed):,} of its records changed since it ran: {shown}{more}. "
-                "Nothing was changed",
-                field="batch",
-                value=batch,
-                failures=[(i, e, why) for e, i, why in changed],
-            )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE _undo AS SELECT entity, record_id, change, before FROM import_changes
-               WHERE batch_id = ?""",
-            [batch],
+        try:
+            return _undo(con, batch)
+        finally:
+            drop_temp_tables(con)
+
+
+def _undo(con: duckdb.DuckDBPyConnection, batch: int) -> Undone:
+    """undo inside its transaction."""
+    row = con.execute(
+        "SELECT first_event_id, last_event_id, undone_at FROM import_batches WHERE batch_id = ?", [batch]
+    ).fetchall()
+    if not row:
+        raise NotFound("import batch", batch, hint="`salespipe import list` shows the batches")
+    first_event, last_event, undone_at = row[0]
+    if undone_at is not None:
+        raise ValidationError(f"batch {batch} was undone already (at {undone_at})", field="batch", value=batch)
+    changed = _changed(con, batch, last_event)
+    if changed:
+        shown = "; ".join(f"{e} {i}: {why}" for e, i, why in changed[:5])
+        more = f" (and {len(changed) - 5:,} more)" if len(changed) > 5 else ""
+        raise ValidationError(
+            f"batch {batch} cannot be undone: {len(changed):,} of its records changed since it ran: {shown}{more}. "
+            "Nothing was changed",
+            field="batch",
+            value=batch,
+            failures=[(i, e, why) for e, i, why in changed],
         )
-        events_removed = con.execute(
-            "DELETE FROM events WHERE event_id > ? AND event_id <= ?", [first_event, last_event]
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _undo AS SELECT entity, record_id, change, before FROM import_changes
+           WHERE batch_id = ?""",
+        [batch],
+    )
+    events_removed = con.execute(
+        "DELETE FROM events WHERE event_id > ? AND event_id <= ?", [first_event, last_event]
+    ).fetchall()[0][0]
+    restored_events = _restore_events(con, batch)
+    restored = removed = 0
+    leads = "SELECT record_id AS lead_id FROM _undo WHERE entity = 'lead'"
+    for entity, (table, key) in TABLES.items():
+        removed += con.execute(
+            f"""DELETE FROM {table} WHERE {key} IN
+                (SELECT record_id FROM _undo WHERE entity = '{entity}' AND change = 'created')"""
         ).fetchall()[0][0]
-        restored_events = _restore_events(con, batch)
-        restored = removed = 0
-        leads = "SELECT record_id AS lead_id FROM _undo WHERE entity = 'lead'"
-        for entity, (table, key) in TABLES.items():
-            removed += con.execute(
-                f"""DELETE FROM {table} WHERE {key} IN
-                    (SELECT record_id FROM _undo WHERE entity = '{entity}' AND change = 'created')"""
-            ).fetchall()[0][0]
-            restored += _restore_rows(con, entity, table, key)
-        con.execute(
-            "DELETE FROM lead_stages WHERE lead_id IN (SELECT record_id FROM _undo WHERE entity = 'lead' AND change = 'created')"
-        )
-        refresh_lead_stages(
-            con,
-            f"""{leads} AND change = 'updated'
-                UNION ALL SELECT l.lead_id FROM leads l JOIN _undo u ON u.entity = 'opportunity'
-                AND l.opportunity_id = u.record_id""",
-        )
-        con.execute("DELETE FROM import_keys WHERE batch_id = ?", [batch])
-        for entity in ("lead", "opportunity"):
-            forget_stays(con, entity, f"SELECT record_id AS id FROM _undo WHERE entity = '{entity}'")
-        con.execute("UPDATE import_batches SET undone_at = now()::TIMESTAMP WHERE batch_id = ?", [batch])
-        con.execute("DROP TABLE _undo")
+        restored += _restore_rows(con, entity, table, key)
+    con.execute(
+        "DELETE FROM lead_stages WHERE lead_id IN (SELECT record_id FROM _undo WHERE entity = 'lead' AND change = 'created')"
+    )
+    refresh_lead_stages(
+        con,
+        f"""{leads} AND change = 'updated'
+            UNION ALL SELECT l.lead_id FROM leads l JOIN _undo u ON u.entity = 'opportunity'
+            AND l.opportunity_id = u.record_id""",
+    )
+    con.execute("DELETE FROM import_keys WHERE batch_id = ?", [batch])
+    for entity in ("lead", "opportunity"):
+        forget_stays(con, entity, f"SELECT record_id AS id FROM _undo WHERE entity = '{entity}'")
+    con.execute("UPDATE import_batches SET undone_at = now()::TIMESTAMP WHERE batch_id = ?", [batch])
+    con.execute("DROP TABLE _undo")
     return Undone(batch, int(removed), int(restored), int(events_removed), int(restored_events))
 
 

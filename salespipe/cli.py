@@ -188,7 +188,7 @@ def _more(rejects, args: argparse.Namespace, out=None) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from . import export
 
-    folder = export.folder_for(args.folder)  # before opening anything
+    folder = export.check_folder(args.folder)  # before opening anything
     _existing_db(args)
     db = _db(args, read_only=True)
     written = export.write(db, folder, format=args.format, progress=sys.stderr.isatty())

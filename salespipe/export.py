@@ -16,15 +16,14 @@ from tqdm.auto import tqdm
 from . import check
 from .db import Database
 from .errors import ValidationError
+from .imports.read import file_path
 
 FORMATS = ("parquet", "csv")
 
 
-def folder_for(path: object) -> Path:
+def check_folder(path: object) -> Path:
     """The export folder as given: refused when it is a file, or its parent is not a folder."""
-    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike) or not str(path).strip():
-        raise ValidationError(f"the export folder must be a path, got {path!r}", field="folder", value=path)
-    folder = Path(os.fspath(path)).expanduser()
+    folder = Path(file_path(path, "folder"))
     if folder.exists() and not folder.is_dir():
         raise ValidationError(f"{folder} is a file: give a folder to export into", field="folder", value=str(folder))
     parent = folder if folder.exists() else folder.parent
@@ -52,7 +51,7 @@ def write(
     """Write every table and analyst view of `db` into `folder` as `format` files; returns the paths."""
     db = check.database(db)
     format = check.choice(format, "format", FORMATS)
-    target = folder_for(folder)
+    target = check_folder(folder)
     progress = check.flag(progress, "progress")
     names = relations(db)
     target.mkdir(parents=True, exist_ok=True)

@@ -117,9 +117,9 @@ def create_many(db: Database, frame: pd.DataFrame, *, at: object = None, actor: 
     actor = check.text(actor, "actor")
     if problems:
         problems.sort()
-        first = problems[0]
+        head = problems[0]
         more = f" ({len(problems)} problems; see .failures)" if len(problems) > 1 else ""
-        raise ValidationError(f"row {first[0]}: {first[2]}{more}", field=first[1], failures=problems[:1000])
+        raise ValidationError(f"row {head[0]}: {head[2]}{more}", field=head[1], failures=problems[:1000])
     rows = pd.DataFrame(
         {
             "_row": np.arange(n, dtype=np.int64),

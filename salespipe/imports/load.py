@@ -116,9 +116,7 @@ class ImportRejected(ValidationError):
 def rejects_path(rejects: object) -> Path | None:
     if rejects is None:
         return None
-    if isinstance(rejects, bytes) or not isinstance(rejects, str | os.PathLike) or not str(rejects).strip():
-        raise ValidationError(f"rejects must be a file path, got {rejects!r}", field="rejects", value=rejects)
-    path = Path(os.fspath(rejects)).expanduser()
+    path = Path(read.file_path(rejects, "rejects"))
     if path.is_dir():
         raise ValidationError(f"rejects {path} is a folder: give a file path such as rejects.csv", field="rejects")
     if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
@@ -175,8 +173,7 @@ def load(
     progress = check.flag(progress, "progress")
     target = rejects_path(rejects)
     when = check.timestamp(at)
-    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
-        raise ValidationError(f"path must be a file path, got {type(path).__name__}", field="path", value=path)
+    read.file_path(path, "path")
     m = maps.load(mapping, kind)
     options = _options(m, dates, timezone)
     actor = check.text(actor, "actor") or f"import ({m.system})"
@@ -209,7 +206,7 @@ def load(
         **{k: outcome[k] for k in ("created", "updated", "unchanged", "skipped", "rejected")},
     )
     if target is not None:
-        write_rejects(result.rejects, target)
+        _write_rejects(result.rejects, target)
     if result.rejected and not skip_invalid and not dry_run:
         raise ImportRejected(result)
     return result
@@ -443,7 +440,7 @@ def _rejects_frame(source: read.Source, parsed: parse.Parsed, problems: list) ->
     return pd.DataFrame(rows, columns=REJECT_COLUMNS)
 
 
-def write_rejects(rejects: pd.DataFrame, path: Path) -> None:
+def _write_rejects(rejects: pd.DataFrame, path: Path) -> None:
     """The rejects as CSV (UTF-8 with a BOM, so Excel opens it right): row, column, value, reason, field, external_id."""
     try:
         with open(path, "w", newline="", encoding="utf-8-sig") as fh:

@@ -64,20 +64,25 @@ def _key(name: str) -> str:
     return " ".join(str(name).replace("\ufeff", "").split()).lower()
 
 
+def file_path(value: object, field: str) -> str:
+    """A path as a user gives it (str or PathLike), `~` expanded; refused when it cannot name a file."""
+    if isinstance(value, bytes) or not isinstance(value, str | os.PathLike):
+        raise ValidationError(f"{field} must be a file path, got {type(value).__name__} {value!r:.60}", field=field)
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text.strip() or "\x00" in text:
+        raise ValidationError(f"{field} {text!r} is not a file path", field=field, value=text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(f"{field} {text!r} holds characters that cannot be encoded", field=field) from None
+    return os.path.expanduser(text)
+
+
 def read(
     path: str | os.PathLike[str], *, encoding: str | None = None, delimiter: str | None = None, sheet: str | None = None
 ) -> Source:
     """Read an export file (the format from its first bytes, not its name)."""
-    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
-        raise ValidationError(f"path must be a file path, got {type(path).__name__} {path!r:.60}", field="path")
-    path = os.fspath(path)
-    if not isinstance(path, str) or not path.strip() or "\x00" in path:
-        raise ValidationError(f"path {path!r} is not a file path", field="path", value=path)
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(f"path {path!r} holds characters that cannot be encoded", field="path") from None
-    path = os.path.expanduser(path)
+    path = file_path(path, "path")
     if os.path.isdir(path):
         raise ValidationError(f"{path} is a folder: give the export file itself", field="path", value=path)
     try:

@@ -259,7 +259,7 @@ def _parse(source: read.Source, m: maps.Mapping, options: dict, kind: str, when:
     if kind == "opportunity_history":
         parse.require(parsed, "at", "a stage change needs its time")
     else:
-        parse.duplicates(parsed)
+        parse.duplicates(parsed, source.row_numbers)
     parse.require(parsed, "external_id", "the record's id in the CRM is empty")
     return parsed
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -109,25 +110,45 @@ def states(parsed: Parsed, mapping: Mapping) -> None:
     as the mapping's [stages] and [statuses] say; unknown stages and contradictions are problems."""
     kind = mapping.kind
     entity = ENTITY[kind]
-    stage = _text(parsed, "stage")
-    status_text = _text(parsed, "status")
-    is_closed, is_won, converted = _flags(parsed, "is_closed"), _flags(parsed, "is_won"), _flags(parsed, "converted")
     known = machine.STATES[entity]
-    state_out: list = []
-    status_out: list = []
-    cache: dict = {}
-    for i in range(parsed.n):
-        key = (stage[i], status_text[i], is_closed[i], is_won[i], converted[i])
-        if key not in cache:
-            cache[key] = _state(mapping, entity, known, *key)
-        state, status, problem = cache[key]
-        if problem:
-            name, message = problem
+    codes, uniques = _combinations(
+        [parsed.get(n) for n in ("stage", "status", "is_closed", "is_won", "converted")], parsed.n
+    )
+    results = [_state(mapping, entity, known, *key) for key in uniques]
+    state_out = pc.take(pa.array([r[0] for r in results], type=pa.string()), pa.array(codes))
+    status_out = pc.take(pa.array([r[1] for r in results], type=pa.string()), pa.array(codes))
+    bad = [k for k, r in enumerate(results) if r[2]]
+    if bad:
+        for i in np.flatnonzero(np.isin(codes, bad)).tolist():
+            name, message = results[codes[i]][2]
             parsed.problems.append((i, name, parsed.column_of(name), message))
-        state_out.append(state)
-        status_out.append(status)
-    parsed.fields["state"] = pa.array(state_out, type=pa.string())
-    parsed.fields["status"] = pa.array(status_out, type=pa.string())
+    parsed.fields["state"] = state_out
+    parsed.fields["status"] = status_out
+
+
+def _combinations(columns: list, n: int) -> tuple[np.ndarray, list[tuple]]:
+    """The distinct combinations of values across `columns` (pyarrow arrays, or None for absent ones):
+    a code per row and the combinations, vectorized (dictionary codes combined in mixed radix)."""
+    key = np.zeros(n, dtype=np.int64)
+    dictionaries = []
+    for col in columns:
+        if col is None:
+            dictionaries.append([None])
+            continue
+        encoded = (col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col).dictionary_encode()
+        values = encoded.dictionary.to_pylist() + [None]
+        indices = pc.fill_null(encoded.indices, len(values) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+        key = key * len(values) + indices
+        dictionaries.append(values)
+    unique, codes = np.unique(key, return_inverse=True)
+    combos = []
+    for k in unique.tolist():
+        parts = []
+        for values in reversed(dictionaries):
+            k, r = divmod(k, len(values))
+            parts.append(values[r])
+        combos.append(tuple(reversed(parts)))
+    return codes.astype(np.int64), combos
 
 
 def _state(mapping: Mapping, entity: str, known: dict, stage, status_text, is_closed, is_won, converted):
@@ -218,33 +239,30 @@ def require(parsed: Parsed, name: str, message: str, rows: np.ndarray | None = N
     ]
 
 
-def duplicates(parsed: Parsed, name: str = "external_id") -> None:
-    """Every row whose external id another row of the file has too."""
+def duplicates(parsed: Parsed, row_numbers: np.ndarray, name: str = "external_id") -> None:
+    """Every row whose external id another row of the file has too (rows numbered as the file shows them)."""
     ids = parsed.get(name)
     if ids is None:
         return
-    values = ids.to_pylist()
-    seen: dict[str, list[int]] = {}
-    for i, v in enumerate(values):
-        if v is not None:
-            seen.setdefault(v, []).append(i)
-    for v, rows in seen.items():
-        if len(rows) > 1:
-            for i in rows:
-                others = [r for r in rows if r != i][:3]
-                parsed.problems.append(
-                    (
-                        i,
-                        name,
-                        parsed.column_of(name),
-                        f"external id {v!r} is on more than one row (also row index {others})",
-                    )
-                )
+    series = pd.Series(ids.to_pandas(), dtype=object)
+    twice = series.notna() & series.duplicated(keep=False)
+    if not twice.any():
+        return
+    groups: dict[str, list[int]] = {}
+    for i, v in zip(np.flatnonzero(twice.to_numpy()).tolist(), series[twice].tolist(), strict=True):
+        groups.setdefault(v, []).append(i)
+    for v, rows in groups.items():
+        for i in rows:
+            others = ", ".join([str(int(row_numbers[r])) for r in rows if r != i][:5])
+            parsed.problems.append(
+                (i, name, parsed.column_of(name), f"external id {v!r} is on more than one row (also row {others})")
+            )
 
 
 def closed_rows(parsed: Parsed, closed: tuple[str, ...]) -> np.ndarray:
-    state = parsed.get("state").to_pylist()
-    return np.asarray([i for i, s in enumerate(state) if s in closed], dtype=np.int64)
+    state = parsed.get("state")
+    mask = pc.fill_null(pc.is_in(state, value_set=pa.array(list(closed))), False)
+    return np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool))
 
 
 def order_times(parsed: Parsed, mapping: Mapping, closed: tuple[str, ...], at: np.datetime64) -> None:

@@ -264,7 +264,7 @@ def write_leads(con: duckdb.DuckDBPyConnection, ctx: Context) -> dict[str, int]:
     columns = ", ".join(leads.TEXT_FIELDS)
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _lead_new AS
-            SELECT (SELECT coalesce(max(lead_id), 0) FROM leads) + row_number() OVER (ORDER BY _i) AS lead_id, *
+            SELECT (SELECT coalesce(max(lead_id), 0) FROM leads) + 1 + _i AS lead_id, *
             FROM _lead WHERE record_id IS NULL"""
     )
     # leads.create_many's insert, for rows checked as it checks them (salespipe/leads.py, _create)
@@ -316,7 +316,11 @@ def write_leads(con: duckdb.DuckDBPyConnection, ctx: Context) -> dict[str, int]:
            WHERE move IN ('qualified', 'disqualified', 'reactivate_qualify')"""
     )
     _close_leads(con, ctx, batch)
-    refresh_lead_stages(con, "SELECT id AS lead_id FROM _lead_close UNION ALL SELECT record_id FROM _lead_upd")
+    # the transitions kept lead_stages current; a lead linked to a deal with a history of its own is rebuilt
+    # from the base tables, and so is one whose owner or source changed
+    refresh_lead_stages(
+        con, "SELECT id AS lead_id FROM _lead_close WHERE state = 'qualified' UNION ALL SELECT record_id FROM _lead_upd"
+    )
     return result
 
 

@@ -194,13 +194,43 @@ def id_column(col: object, field: str, *, null_ids: tuple[str, ...] = (), style:
             return text[:15]
         return text
 
-    return by_distinct(col, field, one, pa.string()) if not is_text(col) else _id_text(col, field, one)
+    if not is_text(col):
+        return by_distinct(col, field, one, pa.string())
+    return _id_text(col, field, one, nulls, style)
 
 
-def _id_text(col: object, field: str, one: Callable) -> tuple[pa.Array, list[Failure]]:
-    values = col.to_pylist()
-    out, problems = check.each(values, field, lambda v, f: None if _blank(v) else one(v, f))
-    return pa.array(out, type=pa.string()), problems
+_ID_FAST = r"^[!-~]{1,255}$"  # printable ASCII without spaces: check.text keeps it as it is
+_ID_SLOW = r"^\d(?:\.\d+)?[eE]\+\d+$|^\d+\.0$|^\{|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-.*[A-F]"
+
+
+def _id_text(col: object, field: str, one: Callable, nulls: set[str], style: str | None):
+    """ids of a text column: the shapes `one` keeps as they are pass vectorized, the rest go through `one`."""
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    fast = pc.and_(
+        pc.fill_null(pc.match_substring_regex(col, _ID_FAST), False),
+        pc.invert(pc.fill_null(pc.match_substring_regex(col, _ID_SLOW), True)),
+    )
+    if nulls:
+        fast = pc.and_(fast, pc.invert(pc.is_in(pc.utf8_lower(col), value_set=pa.array(sorted(nulls)))))
+    empty = pc.fill_null(pc.equal(col, ""), True)
+    out = col
+    if style == "salesforce":  # an 18-character id names the same record as its first 15 characters
+        long = pc.and_(fast, pc.fill_null(pc.match_substring_regex(col, r"^[0-9A-Za-z]{18}$"), False))
+        out = pc.if_else(long, pc.utf8_slice_codeunits(col, 0, 15), col)
+    out = pc.if_else(empty, pa.scalar(None, pa.string()), out)
+    rest = np.flatnonzero(~np.asarray(pc.or_(fast, empty).to_numpy(zero_copy_only=False), dtype=bool))
+    if not len(rest):
+        return out, []
+    values = out.to_pylist()
+    picked = col.take(pa.array(rest, type=pa.int64())).to_pylist()
+    problems: list[Failure] = []
+    for i, v in zip(rest.tolist(), picked, strict=True):
+        try:
+            values[i] = one(v, field)
+        except ValidationError as exc:
+            values[i] = None
+            problems.append((i, field, str(exc)))
+    return pa.array(values, type=pa.string()), problems
 
 
 # -- numbers -------------------------------------------------------------------------------------

@@ -147,3 +147,16 @@ def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
     except duckdb.Error:
         pass  # an aborted transaction: its rollback drops what it made
+
+
+def new_ids(con: duckdb.DuckDBPyConnection, work: str, table: str, key: str) -> str:
+    """SQL numbering the new rows of `work` (record_id NULL) one past `table`'s newest, in file order.
+
+    When every row is new the row's place in the file numbers it (no sort: a row refused on the way
+    leaves a gap); otherwise they are numbered densely with row_number, as db.new_id does.
+    """
+    total, new = con.execute(f"SELECT count(*), count(*) FILTER (WHERE record_id IS NULL) FROM {work}").fetchall()[0]
+    base = f"(SELECT coalesce(max({key}), 0) FROM {table})"
+    if total == new:
+        return f"{base} + 1 + _i - (SELECT coalesce(min(_i), 0) FROM {work})"
+    return f"{base} + row_number() OVER (ORDER BY _i)"

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import machine, opportunities
 from . import refs
-from .batch import Batch
+from .batch import Batch, new_ids
 
 FIELDS = ("topic", "owner", "source", "estimated_value", "account_id", "contact_id")
 
@@ -171,8 +171,7 @@ def write(con: duckdb.DuckDBPyConnection, ctx: Context) -> dict[str, int]:
 def _create(con: duckdb.DuckDBPyConnection, ctx: Context, batch: Batch) -> None:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _opp_new AS
-            SELECT (SELECT coalesce(max(opportunity_id), 0) FROM opportunities) + row_number() OVER (ORDER BY _i)
-                       AS opportunity_id,
+            SELECT {new_ids(con, "_opp", "opportunities", "opportunity_id")} AS opportunity_id,
                    NULL::BIGINT AS lead_id, account_id, contact_id, topic, owner, source, estimated_value,
                    coalesce(probability, {machine.DEFAULT_PROBABILITY}) AS probability, created_at,
                    CASE WHEN state = 'open' THEN status ELSE 'in_progress' END AS status,

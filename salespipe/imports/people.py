@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import leads, machine
 from . import refs
-from .batch import Batch, refresh_lead_stages
+from .batch import Batch, new_ids, refresh_lead_stages
 from .deals import Context
 
 NAME_KEY = "coalesce(company_key({0}), lower(trim({0})))"  # an account needs a key, even "Inc."
@@ -72,8 +72,8 @@ def write_accounts(con: duckdb.DuckDBPyConnection, ctx: Context) -> dict[str, in
     batch = ctx.batch
     result = count_accounts(con, ctx)
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _acc_new AS
-            SELECT (SELECT coalesce(max(account_id), 0) FROM accounts) + row_number() OVER (ORDER BY _i) AS id, *
+        f"""CREATE OR REPLACE TEMP TABLE _acc_new AS
+            SELECT {new_ids(con, "_acc", "accounts", "account_id")} AS id, *
             FROM _acc WHERE record_id IS NULL"""
     )
     con.execute(
@@ -125,8 +125,8 @@ def write_contacts(con: duckdb.DuckDBPyConnection, ctx: Context) -> dict[str, in
     result["accounts_created"] = refs.create_named_accounts(con, "_con", batch, "created_at")
     con.execute("UPDATE _con SET account_id = name_account WHERE account_id IS NULL AND name_account IS NOT NULL")
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _con_new AS
-           SELECT (SELECT coalesce(max(contact_id), 0) FROM contacts) + row_number() OVER (ORDER BY _i) AS id, *
+        f"""CREATE OR REPLACE TEMP TABLE _con_new AS
+           SELECT {new_ids(con, "_con", "contacts", "contact_id")} AS id, *
            FROM _con WHERE record_id IS NULL"""
     )
     con.execute(
@@ -263,8 +263,8 @@ def write_leads(con: duckdb.DuckDBPyConnection, ctx: Context) -> dict[str, int]:
     result = count_leads(con, ctx)
     columns = ", ".join(leads.TEXT_FIELDS)
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _lead_new AS
-            SELECT (SELECT coalesce(max(lead_id), 0) FROM leads) + 1 + _i AS lead_id, *
+        f"""CREATE OR REPLACE TEMP TABLE _lead_new AS
+            SELECT {new_ids(con, "_lead", "leads", "lead_id")} AS lead_id, *
             FROM _lead WHERE record_id IS NULL"""
     )
     # leads.create_many's insert, for rows checked as it checks them (salespipe/leads.py, _create)

@@ -187,3 +187,23 @@ def test_export_writes_every_table_and_view_read_only(files, capsys, fmt):
     assert facts["outcome"].tolist() == ["won"]
     dictionary = pd.read_csv(folder / "bi" / "_columns.csv")
     assert dictionary.loc[dictionary["table_name"] == "v_win_rate", "comment"].notna().all()
+
+
+def test_an_error_during_an_import_lands_on_its_own_line_not_on_the_progress_bar(files, capsys, monkeypatch):
+    import re
+    import sys
+
+    def fail(*args, **kwargs):
+        raise sp.ValidationError("a planted failure")
+
+    folder, mapping = files
+    monkeypatch.setattr(sys.modules["salespipe.imports.load"], "_parse", fail)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    path = deals(folder / "d.csv", GOOD)
+    assert (
+        cli.main(["import", "opportunities", str(path), "--mapping", str(mapping), "--db", str(folder / "s.duckdb")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "import opportunities" in err  # the bar was there
+    assert re.search(r"[\r\n]salespipe: a planted failure", err), err  # the bar's line was ended or cleared first

@@ -175,3 +175,58 @@ def test_detect_says_when_nothing_fits(tmp_path):
     path = csv_file(tmp_path / "x.csv", ["alpha", "beta"], [["1", "2"]])
     found = imports.detect(path)
     assert found.preset is None and "no preset fits" in str(found)
+
+
+def test_dynamics_leads_keep_modified_on_in_utc_while_created_on_moves_from_the_users_zone(db, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(
+        [
+            "(Do Not Modify) Lead",
+            "(Do Not Modify) Row Checksum",
+            "(Do Not Modify) Modified On",
+            "Topic",
+            "Last Name",
+            "Company Name",
+            "Status",
+            "Status Reason",
+            "Created On",
+        ]
+    )
+    ws.append(
+        [
+            GUIDS[0],
+            "x",
+            dt.datetime(2024, 6, 1, 12, 0),
+            "Laptops",
+            "Lovelace",
+            "Contoso",
+            "Disqualified",
+            "No Longer Interested",
+            dt.datetime(2024, 6, 1, 10, 0),
+        ]
+    )
+    ws.append(
+        [
+            GUIDS[1],
+            "x",
+            dt.datetime(2024, 6, 2, 12, 0),
+            "Docks",
+            "Hopper",
+            "Fabrikam",
+            "Open",
+            "Contacted",
+            dt.datetime(2024, 6, 2, 9, 30),
+        ]
+    )
+    path = tmp_path / "Leads.xlsx"
+    book.save(path)
+    assert imports.detect(path).preset == "dynamics_leads"
+    imports.load(db, "leads", path, "dynamics", timezone="Europe/Berlin")
+    assert rows(db, "SELECT last_name, state, status, created_at, closed_at FROM leads ORDER BY lead_id") == [
+        ("Lovelace", "disqualified", "no_longer_interested", dt.datetime(2024, 6, 1, 8), dt.datetime(2024, 6, 1, 12)),
+        ("Hopper", "open", "contacted", dt.datetime(2024, 6, 2, 7, 30), None),
+    ]
+    assert sp.doctor.run(db).empty

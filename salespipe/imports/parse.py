@@ -15,7 +15,7 @@ from .. import machine
 from ..errors import ValidationError
 from . import values as V
 from .mapping import ENTITY, TYPES, Mapping, lookup
-from .read import Source
+from .read import DO_NOT_MODIFY, Source
 
 # (row index, field, source column, message)
 Problem = tuple[int, str, str, str]
@@ -59,7 +59,9 @@ def _read_one(source: Source, header: str, name: str, mapping: Mapping, options:
     if type_ == "flag":
         return V.flag_column(col, name)
     if type_ == "date":
-        return V.date_column(col, name, header, dates=options.get("dates"), timezone=options.get("timezone"))
+        # Dynamics' "(Do Not Modify) Modified On" is UTC whatever the exporting user's zone
+        zone = None if header.lower().startswith(DO_NOT_MODIFY) else options.get("timezone")
+        return V.date_column(col, name, header, dates=options.get("dates"), timezone=zone)
     raise AssertionError(type_)
 
 

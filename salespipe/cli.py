@@ -1,6 +1,7 @@
-"""The `salespipe` command line: init, walkthrough, demo, doctor, report.
+"""The `salespipe` command line: init, walkthrough, demo, doctor, facts, report, import, export.
 
-Exit codes: 0 fine, 1 only when `doctor` found violations, 2 for usage and environment errors
+Exit codes: 0 fine, 1 only when `doctor` found violations or an import rejected rows (a partial
+import under --skip-invalid, or a dry run that found invalid rows), 2 for usage and environment errors
 (a message on stderr, never a traceback). `--db` and `--busy-timeout` go before or after the
 subcommand. Arguments are checked before any file is created; `doctor` and `report` open the
 database read-only and never create or migrate it.
@@ -90,6 +91,142 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_db(args: argparse.Namespace) -> str:
+    """The database path, which must exist (for commands that never create one)."""
+    path = database_path(args.db) if args.db else str(default_path())
+    if not os.path.exists(path):
+        raise NotFound("database", path, hint="no database at this path; give --db PATH of a salespipe database")
+    return path
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from . import imports
+    from .imports import mapping as maps
+    from .imports.load import rejects_path
+
+    if args.detect is not None:
+        if args.import_command is not None:
+            raise ValidationError("--detect FILE takes no other command: run `salespipe import --detect FILE` alone")
+        print(imports.detect(args.detect))
+        return 0
+    if args.import_command is None:
+        raise ValidationError(
+            "say what to import: salespipe import leads|accounts|contacts|opportunities|opportunity_history FILE "
+            "--mapping MAPPING, or salespipe import --detect FILE, salespipe import undo BATCH, salespipe import list"
+        )
+    if args.import_command == "list":
+        _existing_db(args)
+        found = imports.batches(_db(args, read_only=True))
+        if found.empty:
+            print("no import batches yet")
+        else:
+            print(found.to_string(index=False))
+        return 0
+    if args.import_command == "undo":
+        _existing_db(args)
+        try:
+            print(imports.undo(_db(args), args.batch))
+        except ValidationError as exc:
+            if not exc.failures:
+                raise
+            print(f"salespipe: {exc}", file=sys.stderr)
+            for record, entity, why in exc.failures:
+                print(f"  {entity} {record}: {why}", file=sys.stderr)
+            return 2
+        return 0
+    kind = args.import_command
+    # everything checked before a database file is created
+    if not os.path.isfile(args.file):
+        raise ValidationError(f"no file at {args.file}: check the path", field="path")
+    maps.load(args.mapping, kind)
+    rejects_path(args.rejects)
+    path = database_path(args.db) if args.db else str(default_path())
+    if args.dry_run and not os.path.exists(path):
+        print(f"no database at {path} yet: checking against an empty one", file=sys.stderr)
+        db = connect(":memory:")
+    else:
+        db = _db(args, read_only=False)
+    try:
+        result = imports.load(
+            db,
+            kind,
+            args.file,
+            args.mapping,
+            dry_run=args.dry_run,
+            skip_invalid=args.skip_invalid,
+            rejects=args.rejects,
+            dates=args.dates,
+            timezone=args.timezone,
+            progress=sys.stderr.isatty(),
+        )
+    except imports.ImportRejected as exc:
+        print(f"salespipe: {exc.result}", file=sys.stderr)
+        print(f"salespipe: REFUSED, nothing was imported: {exc.result.rejected:,} rows are invalid", file=sys.stderr)
+        for row in exc.rejects.head(args.limit).itertuples():
+            print(f"  row {row.row}, {row.column} = {row.value!r}: {row.reason}", file=sys.stderr)
+        _more(exc.rejects, args)
+        return 2
+    print(result)
+    if result.rejected:
+        for row in result.rejects.head(args.limit).itertuples():
+            print(f"  rejected row {row.row}, {row.column} = {row.value!r}: {row.reason}")
+        _more(result.rejects, args, out=sys.stdout)
+        return 1
+    return 0
+
+
+def _more(rejects, args: argparse.Namespace, out=None) -> None:
+    out = out or sys.stderr
+    if len(rejects) > args.limit:
+        print(f"  ... and {len(rejects) - args.limit:,} more", file=out)
+    if args.rejects:
+        print(f"  every problem is in {args.rejects}", file=out)
+    elif len(rejects):
+        print("  write every problem to a CSV file with --rejects PATH", file=out)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import export
+
+    folder = export.check_folder(args.folder)  # before opening anything
+    _existing_db(args)
+    db = _db(args, read_only=True)
+    written = export.write(db, folder, format=args.format, progress=sys.stderr.isatty())
+    size = sum(p.stat().st_size for p in written)
+    print(
+        f"wrote {len(written) - 1} tables and views and _columns.csv ({size / 1024:,.0f} KB) to {folder} from {db.path}"
+    )
+    return 0
+
+
+def _add_import(sub, after: list) -> None:
+    from .imports.mapping import KINDS
+
+    i = sub.add_parser(
+        "import",
+        parents=after,
+        help="import a CRM export (Salesforce, Dynamics 365, HubSpot, any CSV/Excel/Parquet); undo, list, --detect",
+    )
+    i.add_argument("--detect", metavar="FILE", help="say which preset fits FILE, and why")
+    what = i.add_subparsers(dest="import_command", metavar="KIND|undo|list")
+    for kind in KINDS:
+        k = what.add_parser(kind, parents=after, help=f"import {kind.replace('_', ' ')} from FILE")
+        k.add_argument("file", metavar="FILE", help="the export: CSV/TSV/semicolon text, .xlsx or Parquet")
+        k.add_argument("--mapping", required=True, help="a preset (salesforce, dynamics, hubspot) or a TOML mapping")
+        k.add_argument(
+            "--dry-run", action="store_true", help="check everything and say what would happen; write nothing"
+        )
+        k.add_argument("--skip-invalid", action="store_true", help="import the valid rows, reject the others (exit 1)")
+        k.add_argument("--rejects", metavar="PATH", help="write every problem (row, column, value, reason) to this CSV")
+        k.add_argument("--dates", choices=("mdy", "dmy"), help="month-first or day-first for 3/4/2024-style dates")
+        k.add_argument("--timezone", metavar="ZONE", help="the zone of times without one (e.g. Europe/Berlin)")
+        k.add_argument("--limit", type=_positive, default=10, help="problems shown (default 10)")
+    u = what.add_parser("undo", parents=after, help="undo an import batch (refused if its records changed since)")
+    u.add_argument("batch", type=_positive, metavar="BATCH", help="the batch id (salespipe import list)")
+    what.add_parser("list", parents=after, help="list the import batches")
+    i.set_defaults(func=cmd_import)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text.replace(",", "").replace("_", ""))
@@ -174,6 +311,11 @@ def parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--out", default="reports/dashboard.html", help="the HTML file (default reports/dashboard.html)")
     r.set_defaults(func=cmd_report)
+    _add_import(sub, after)
+    e = sub.add_parser("export", parents=after, help="write every table and analyst view as Parquet or CSV, read-only")
+    e.add_argument("folder", metavar="DIR", help="the folder to write into (created if missing)")
+    e.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="file format (default parquet)")
+    e.set_defaults(func=cmd_export)
     return ap
 
 

@@ -242,6 +242,30 @@ CHECKS: list[Check] = [
                   'its quoted products in fact_opportunity_products differ from its quote lines' AS detail
            FROM diff""",
     ),
+    Check(
+        "import_keys_resolve",
+        "each imported record's key (its id in the source CRM) points to a record that exists",
+        """SELECT k.entity, k.record_id AS id,
+                  'import key ' || k.system || ' ' || k.external_id || ' (batch ' || k.batch_id || ') points to no '
+                  || k.entity AS detail
+           FROM import_keys k
+           WHERE NOT CASE k.entity
+               WHEN 'lead' THEN k.record_id IN (SELECT lead_id FROM leads)
+               WHEN 'account' THEN k.record_id IN (SELECT account_id FROM accounts)
+               WHEN 'contact' THEN k.record_id IN (SELECT contact_id FROM contacts)
+               WHEN 'opportunity' THEN k.record_id IN (SELECT opportunity_id FROM opportunities)
+               ELSE false END""",
+    ),
+    Check(
+        "import_keys_unique",
+        "a source CRM's id names one record, and a record has one id per source CRM",
+        """SELECT entity, min(record_id) AS id,
+                  system || ' id ' || external_id || ' names ' || count(DISTINCT record_id) || ' records' AS detail
+           FROM import_keys GROUP BY system, entity, external_id HAVING count(*) > 1
+           UNION ALL
+           SELECT entity, record_id, 'has ' || count(*) || ' ' || system || ' ids: ' || string_agg(external_id, ', ')
+           FROM import_keys GROUP BY system, entity, record_id HAVING count(*) > 1""",
+    ),
     *_state_checks(),
 ]
 

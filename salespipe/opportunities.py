@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import check, history, machine
-from .db import Database, first
+from .db import Database, first, new_id, registered
 from .errors import InvalidTransition, NotFound, ValidationError
 
 LOST_REASONS = machine.STATES["opportunity"]["lost"]
@@ -64,6 +64,116 @@ def create(
             actor=actor,
         )
     return opp
+
+
+CREATE_FIELDS = ("topic", "account_id", "contact_id", "owner", "source", "estimated_value", "probability", "created_at")
+
+
+def create_many(db: Database, frame: pd.DataFrame, *, at: object = None, actor: str | None = None) -> np.ndarray:
+    """Create many open opportunities from a DataFrame (columns as `create`'s keywords, plus
+    created_at, else `at`) in one set-based transaction; returns the new ids in row order.
+
+    Every value is checked as `create` checks it; if any row is invalid nothing is created and the
+    ValidationError's `failures` lists (row, field, message) for each problem.
+    """
+    db = check.database(db)
+    if not isinstance(frame, pd.DataFrame):
+        raise ValidationError("opportunities must be a pandas DataFrame", field="frame")
+    unknown = sorted(map(str, set(frame.columns) - set(CREATE_FIELDS)))
+    if unknown:
+        raise ValidationError(
+            f"unknown opportunity columns: {', '.join(unknown)}; allowed: {', '.join(CREATE_FIELDS)}", field=unknown[0]
+        )
+    n = len(frame)
+
+    def column(name: str) -> list:
+        return frame[name].tolist() if name in frame.columns else [None] * n
+
+    problems: list[check.Failure] = []
+    topic, bad = check.each(column("topic"), "topic", lambda v, f: check.text(v, f, required=True))
+    problems += bad
+    owner, bad = check.each(column("owner"), "owner", check.text)
+    problems += bad
+    source, bad = check.each(column("source"), "source", check.text)
+    problems += bad
+    value, bad = check.each(column("estimated_value"), "estimated_value", lambda v, f: check.money(v, f, optional=True))
+    problems += bad
+    probability, bad = check.each(
+        column("probability"),
+        "probability",
+        lambda v, f: machine.DEFAULT_PROBABILITY if check.missing(v) else check.probability(v, f),
+    )
+    problems += bad
+    links = {}
+    for name in ("account_id", "contact_id"):
+        links[name], bad = check.each(column(name), name, lambda v, f: None if check.missing(v) else check.ident(v, f))
+        problems += bad
+    created = (
+        check.timestamp_column(frame["created_at"].reset_index(drop=True), "created_at")
+        if "created_at" in frame.columns
+        else (machine.at_column(at, n), [])
+    )
+    problems += created[1]
+    actor = check.text(actor, "actor")
+    if problems:
+        problems.sort()
+        head = problems[0]
+        more = f" ({len(problems)} problems; see .failures)" if len(problems) > 1 else ""
+        raise ValidationError(f"row {head[0]}: {head[2]}{more}", field=head[1], failures=problems[:1000])
+    rows = pd.DataFrame(
+        {
+            "_row": np.arange(n, dtype=np.int64),
+            "topic": pd.Series(topic, dtype=object),
+            "account_id": pd.array(links["account_id"], dtype="Int64"),
+            "contact_id": pd.array(links["contact_id"], dtype="Int64"),
+            "owner": pd.Series(owner, dtype=object),
+            "source": pd.Series(source, dtype=object),
+            "estimated_value": pd.Series(value, dtype=object),
+            "probability": np.asarray(probability, dtype=np.int32),
+            "created_at": np.broadcast_to(np.asarray(created[0], dtype="datetime64[us]"), (n,)),
+        }
+    )
+    if n == 0:
+        return np.array([], dtype=np.int64)
+    with db.transaction() as con, registered(con, "_opp_in", rows):
+        for name, table in (("account_id", "accounts"), ("contact_id", "contacts")):
+            missing = first(
+                con.execute(
+                    f"SELECT i.{name} FROM _opp_in i WHERE i.{name} IS NOT NULL AND i.{name} NOT IN "
+                    f"(SELECT {name} FROM {table}) ORDER BY 1 LIMIT 1"
+                )
+            )
+            if missing:
+                raise NotFound(name.removesuffix("_id"), missing[0])
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _opp_new AS
+                SELECT {new_id("opportunities", "opportunity_id", "_row")} AS opportunity_id, NULL::BIGINT AS lead_id,
+                       *, 'in_progress' AS status
+                FROM _opp_in"""
+        )
+        insert_many(con, "_opp_new", actor=actor)
+        ids = con.execute("SELECT opportunity_id FROM _opp_new ORDER BY _row").fetchnumpy()["opportunity_id"]
+        con.execute("DROP TABLE _opp_new")
+    return np.asarray(ids, dtype=np.int64)
+
+
+def insert_many(con: duckdb.DuckDBPyConnection, relation: str, *, actor: str | None) -> None:
+    """Insert checked open opportunities from `relation` (opportunity_id, lead_id, account_id, contact_id,
+    topic, owner, source, estimated_value, probability, created_at, status) and their creation events."""
+    con.execute(
+        f"""INSERT INTO opportunities (opportunity_id, lead_id, account_id, contact_id, topic, owner, source,
+                                       estimated_value, probability, price_list_id, created_at, state, status)
+            SELECT r.opportunity_id, r.lead_id, r.account_id, r.contact_id, r.topic, r.owner, r.source,
+                   r.estimated_value::DECIMAL(18,2), r.probability,
+                   (SELECT price_list_id FROM price_lists WHERE is_default), r.created_at, 'open', r.status
+            FROM {relation} r"""
+    )
+    machine.record_creation(
+        con,
+        "opportunity",
+        f"SELECT opportunity_id AS id, 'open' AS state, status, created_at AS ts FROM {relation}",
+        actor=actor,
+    )
 
 
 def close_won(
@@ -227,20 +337,34 @@ def close_lost_many(
     at = machine.at_column(at, len(ids))
     actor = check.text(actor, "actor")
     with db.transaction() as con:
-        _probability_moves(con, ids, 0, at, actor)
-        machine.apply(
-            con,
-            "opportunity",
-            "close_lost",
-            ids,
-            to=reason,
-            at=at,
-            actor=actor,
-            note=check.text(note, "note"),
-            values={"competitor": competitor, "probability": 0, "actual_value": None},
-            stamp="closed_at",
-        )
-        close_open_quotes(con, ids, at, status="lost", actor=actor)
+        _close_lost(con, ids, reason, competitor, at=at, actor=actor, note=check.text(note, "note"))
+
+
+def _close_lost(
+    con: duckdb.DuckDBPyConnection,
+    ids: Sequence[int],
+    reason: str | Sequence[str],
+    competitor: object,
+    *,
+    at: object,
+    actor: str | None,
+    note: str | None = None,
+) -> None:
+    """close_lost_many's transition on checked arguments, in the caller's transaction (imports use it too)."""
+    _probability_moves(con, ids, 0, at, actor)
+    machine.apply(
+        con,
+        "opportunity",
+        "close_lost",
+        ids,
+        to=reason,
+        at=at,
+        actor=actor,
+        note=note,
+        values={"competitor": competitor, "probability": 0, "actual_value": None},
+        stamp="closed_at",
+    )
+    close_open_quotes(con, ids, at, status="lost", actor=actor)
 
 
 def close_open_quotes(

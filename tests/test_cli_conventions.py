@@ -17,7 +17,7 @@ from test_cli import run
 import salespipe as sp
 from salespipe import cli, demo, walkthrough
 
-COMMANDS = ("init", "walkthrough", "demo", "doctor", "facts", "report")
+COMMANDS = ("init", "walkthrough", "demo", "doctor", "facts", "report", "import", "export")
 
 
 def _files(folder) -> list[str]:

@@ -229,6 +229,31 @@ PLANTS: dict[str, list[tuple[str, list[str], tuple[str, str]]]] = {
             ("invoice", "invoice"),
         ),
     ],
+    "import_keys_resolve": [
+        (
+            "an imported record's key points to an opportunity that is gone",
+            ["INSERT INTO import_keys VALUES ('testcrm', 'opportunity', 'X-1', {missing}, 1)"],
+            ("opportunity", "missing"),
+        ),
+    ],
+    "import_keys_unique": [
+        (
+            "one CRM id names two records",
+            [
+                "INSERT INTO import_keys VALUES ('testcrm', 'opportunity', 'X-1', {opportunity}, 1)",
+                "INSERT INTO import_keys VALUES ('testcrm', 'opportunity', 'X-1', {lost_opportunity}, 1)",
+            ],
+            ("opportunity", "opportunity"),
+        ),
+        (
+            "a record with two ids of one CRM",
+            [
+                "INSERT INTO import_keys VALUES ('testcrm', 'lead', 'L-1', {lead}, 1)",
+                "INSERT INTO import_keys VALUES ('testcrm', 'lead', 'L-2', {lead}, 1)",
+            ],
+            ("lead", "lead"),
+        ),
+    ],
 }
 
 # the walkthrough record of each entity that the state checks are planted on
@@ -241,6 +266,7 @@ def built(tmp_path_factory):
     path = tmp_path_factory.mktemp("doctor") / "walkthrough.duckdb"
     db = sp.connect(path)
     ids = walkthrough.run(db, say=lambda line: None)
+    ids["missing"] = 999_999
     ids["other_lead"] = int(
         db.sql("SELECT lead_id FROM opportunities WHERE opportunity_id = ?", [ids["lost_opportunity"]])["lead_id"][0]
     )

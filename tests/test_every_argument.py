@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib
 import inspect
+import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +28,8 @@ from salespipe import (
     catalog,
     demo,
     doctor,
+    export,
+    imports,
     invoices,
     leads,
     metrics,
@@ -39,6 +44,17 @@ from salespipe.db import Database
 
 EARLY = dt.datetime(2024, 1, 1, 8, 0)
 D = Decimal
+import_load = importlib.import_module("salespipe.imports.load")
+import_undo = importlib.import_module("salespipe.imports.undo")
+import_detect = importlib.import_module("salespipe.imports.detect")
+FILES = Path(tempfile.mkdtemp(prefix="salespipe-recipes-"))
+DEALS = FILES / "deals.csv"
+DEALS.write_text("Id,Name,Stage,Closed\nD-1,Laptops,Won,2024-01-05\nD-2,Docks,Open,\n")
+DEALS_MAPPING = {
+    "system": "recipes",
+    "columns": {"external_id": "Id", "topic": "Name", "stage": "Stage", "closed_at": "Closed"},
+    "stages": {"Won": "won", "Open": "open"},
+}
 
 
 class Odd:
@@ -96,6 +112,7 @@ class World:
     order: int
     fulfilled: int
     invoice: int
+    batch: int
 
 
 def world() -> World:
@@ -136,6 +153,7 @@ def world() -> World:
         order=order,
         fulfilled=fulfilled,
         invoice=invoice,
+        batch=imports.load(db, "opportunities", DEALS, DEALS_MAPPING, at=EARLY).batch_id,
     )
 
 
@@ -222,9 +240,48 @@ RECIPES = {
     metrics.time_in_stage: lambda w: dict(db=w.db, entity="opportunity"),
     schema.migrate: lambda w: dict(db=w.db),
     demo.generate: lambda w: dict(db=w.db, leads=10, seed=1, end="2025-01-01", years=0.1, progress=False),
+    opportunities.create_many: lambda w: dict(
+        db=w.db, frame=pd.DataFrame({"topic": ["T"], "estimated_value": ["1,200.50"], "probability": [30]}), actor="m"
+    ),
+    import_load.load: lambda w: dict(
+        db=w.db,
+        kind="opportunities",
+        path=DEALS,
+        mapping=DEALS_MAPPING,
+        dry_run=False,
+        skip_invalid=False,
+        rejects=FILES / "rejects.csv",
+        dates="mdy",
+        timezone="Europe/Berlin",
+        at=None,
+        actor="m",
+    ),
+    import_load.rejects_path: lambda w: dict(rejects=FILES / "rejects.csv"),
+    import_undo.undo: lambda w: dict(db=w.db, batch=w.batch),
+    import_undo.batches: lambda w: dict(db=w.db),
+    import_detect.detect: lambda w: dict(path=DEALS),
+    export.write: lambda w: dict(db=w.db, folder=FILES / "export", format="csv"),
+    export.relations: lambda w: dict(db=w.db),
+    export.check_folder: lambda w: dict(path=FILES / "export"),
 }
 
-MODULES = (leads, qualification, opportunities, quotes, orders, invoices, catalog, team, doctor, metrics, schema)
+MODULES = (
+    leads,
+    qualification,
+    opportunities,
+    quotes,
+    orders,
+    invoices,
+    catalog,
+    team,
+    doctor,
+    metrics,
+    schema,
+    import_load,
+    import_undo,
+    import_detect,
+    export,
+)
 # functions that can be called again on the database an accepted call left, unchanged in kind
 REPEATABLE = {
     leads.create,
@@ -242,6 +299,8 @@ REPEATABLE = {
     team.add_owner,
     team.add_owners,
     demo.generate,
+    opportunities.create_many,
+    import_load.load,
 }
 # functions that only read (through read-only connections): an accepted value changes nothing
 READERS = {
@@ -257,11 +316,18 @@ READERS = {
     team.owners,
     doctor.run,
     doctor.summary,
+    import_undo.batches,
+    import_detect.detect,
+    import_load.rejects_path,
+    export.write,
+    export.relations,
+    export.check_folder,
     *(fn for name, fn in vars(metrics).items() if inspect.isfunction(fn) and fn.__module__ == metrics.__name__),
 }
 SKIP = {
     opportunities.close_open_quotes,
     opportunities.require_open,
+    opportunities.insert_many,
     schema.migrations,
     schema.version_of,
     schema.too_new,
@@ -348,7 +414,8 @@ def fresh_world(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("fn", "arg"), CASES)
-def test_every_bad_value_is_a_typed_error_or_a_sound_success(fn, arg, fresh_world):
+def test_every_bad_value_is_a_typed_error_or_a_sound_success(fn, arg, fresh_world, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a bad path that is still a path (a rejects file, an export folder) lands here
     w = fresh_world()
     before, refused, accepted, text_checked = fingerprint(w.db), [], False, False
     for value in BAD:
@@ -377,7 +444,8 @@ def test_every_bad_value_is_a_typed_error_or_a_sound_success(fn, arg, fresh_worl
         assert fingerprint(w.db) == before, f"{fn.__name__}({arg}=one of {refused!r}) was refused but changed tables"
 
 
-def test_the_recipes_are_valid_calls(fresh_world):
+def test_the_recipes_are_valid_calls(fresh_world, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     for fn, recipe in RECIPES.items():
         w = fresh_world()
         fn(**recipe(w))

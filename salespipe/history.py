@@ -145,3 +145,30 @@ def date(value: object, field: str) -> object:
     if (stamp.hour, stamp.minute, stamp.second, stamp.microsecond) != (0, 0, 0, 0):
         raise ValidationError(f"{field} must be a date, got a time of day in {value!r}", field=field, value=value)
     return stamp.date()
+
+
+def snapshot(con: duckdb.DuckDBPyConnection, entity: str, ids_sql: str, params: list | None = None) -> None:
+    """Keep the tracked fields of the records `ids_sql` selects (as id) before a set-based UPDATE;
+    `record_snapshot` then writes a change for every field the UPDATE moved (imports use it)."""
+    table, key = machine.TABLES[entity]
+    columns = ", ".join(TRACKED[entity])
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _fields_before AS SELECT {key} AS id, {columns} FROM {table}
+            WHERE {key} IN (SELECT s.id FROM ({ids_sql}) s)""",
+        params or [],
+    )
+
+
+def record_snapshot(con: duckdb.DuckDBPyConnection, entity: str, at: object, actor: str | None) -> None:
+    """Append a change, dated `at`, for each tracked field that differs from the `snapshot`."""
+    table, key = machine.TABLES[entity]
+    for field in TRACKED[entity]:
+        con.execute(
+            f"""INSERT INTO field_changes (change_id, entity, entity_id, field, old_value, new_value, "at", actor)
+                SELECT {new_id("field_changes", "change_id", "b.id")}, '{entity}', b.id, '{field}',
+                       b.{field}::VARCHAR, t.{field}::VARCHAR, ?::TIMESTAMP, ?
+                FROM _fields_before b JOIN {table} t ON t.{key} = b.id
+                WHERE b.{field} IS DISTINCT FROM t.{field}""",
+            [at, actor],
+        )
+    con.execute("DROP TABLE _fields_before")

@@ -53,6 +53,27 @@ def test_changed_fields_update_and_the_rest_is_unchanged(db, tmp_path, mapping):
     assert sp.doctor.run(db).empty
 
 
+def test_a_re_import_writes_the_field_history_and_undo_removes_it(db, tmp_path, mapping):
+    _import(db, tmp_path, GOOD, mapping)
+    opp = _opp(db, "2")
+    changed = [GOOD[0], ["2", "Docks", "Negotiation", "sam", "350", "2024-01-06", ""]]
+    batch = _import(db, tmp_path, changed, mapping, name="e.csv").batch_id
+    assert rows(
+        db,
+        """SELECT field, old_value, new_value, "at" FROM field_changes WHERE entity = 'opportunity'
+           AND entity_id = ? ORDER BY change_id""",
+        [opp],
+    ) == [("owner", "li", "sam", LATER), ("estimated_value", "300.00", "350.00", LATER)]
+    stood = sp.metrics.pipeline(db, as_of=dt.date(2024, 5, 1), by="owner")
+    assert stood.groupby("owner")["value"].sum().to_dict() == {"li": 300}  # what stood before the re-import
+    now = sp.metrics.pipeline(db, by="owner")
+    assert now.groupby("owner")["value"].sum().to_dict() == {"sam": 350}
+    assert sp.doctor.run(db).empty
+    imports.undo(db, batch)
+    assert value(db, "SELECT count(*) FROM field_changes WHERE entity_id = ?", [opp]) == 0
+    assert sp.doctor.run(db).empty
+
+
 def test_a_deal_won_in_the_crm_since_moves_through_close_won(db, tmp_path, mapping):
     _import(db, tmp_path, GOOD, mapping)
     moved = [GOOD[0], ["2", "Docks", "Closed Won", "li", "300", "2024-01-06", "2024-03-10"]]

@@ -24,6 +24,7 @@ class Batch:
         self.system = system
         self.id = int(con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM import_batches").fetchall()[0][0])
         self.first_event = int(con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0])
+        self.first_change = int(con.execute("SELECT coalesce(max(change_id), 0) FROM field_changes").fetchall()[0][0])
         con.execute(
             """CREATE OR REPLACE TEMP TABLE _import_changes (entity VARCHAR, record_id BIGINT, change VARCHAR,
                                                              before JSON)"""
@@ -76,11 +77,12 @@ class Batch:
                 [self.id],
             )
         last = int(con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0])
+        last_change = int(con.execute("SELECT coalesce(max(change_id), 0) FROM field_changes").fetchall()[0][0])
         con.execute(
             """INSERT INTO import_batches (batch_id, kind, system, file, mapping, imported_at, actor, rows_read,
                                            created, updated, unchanged, skipped, rejected, first_event_id,
-                                           last_event_id)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                           last_event_id, first_change_id, last_change_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 self.id,
                 kind,
@@ -97,6 +99,8 @@ class Batch:
                 counts["rejected"],
                 self.first_event,
                 last,
+                self.first_change,
+                last_change,
             ],
         )
         con.execute("DROP TABLE _import_changes")

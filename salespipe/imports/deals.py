@@ -13,7 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .. import machine, opportunities
+from .. import history, machine, opportunities
 from . import refs
 from .batch import Batch, new_ids
 
@@ -253,9 +253,11 @@ def _update(con: duckdb.DuckDBPyConnection, ctx: Context, batch: Batch) -> None:
             "ELSE opportunities.competitor END"
         )
     if sets:
+        history.snapshot(con, "opportunity", "SELECT record_id AS id FROM _opp_upd")
         con.execute(
             f"UPDATE opportunities SET {', '.join(sets)} FROM _opp_upd u WHERE opportunities.opportunity_id = u.record_id"
         )
+        history.record_snapshot(con, "opportunity", ctx.at, ctx.actor)
     reopen = [
         r[0]
         for r in con.execute(
@@ -268,12 +270,14 @@ def _update(con: duckdb.DuckDBPyConnection, ctx: Context, batch: Batch) -> None:
             "WHERE move IN ('reopen', 'reopen_won') ORDER BY record_id",
             [ctx.at],
         ).fetchall()
+        stamps = np.array([w[0] for w in when], dtype="datetime64[us]")
+        opportunities._probability_moves(con, reopen, machine.DEFAULT_PROBABILITY, stamps, ctx.actor)
         machine.apply(
             con,
             "opportunity",
             "reopen",
             reopen,
-            at=np.array([w[0] for w in when], dtype="datetime64[us]"),
+            at=stamps,
             actor=ctx.actor,
             values={"closed_at": None, "probability": machine.DEFAULT_PROBABILITY, "competitor": None},
         )

@@ -13,7 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .. import leads, machine
+from .. import history, leads, machine
 from . import refs
 from .batch import Batch, new_ids, refresh_lead_stages
 from .deals import Context
@@ -292,7 +292,9 @@ def write_leads(con: duckdb.DuckDBPyConnection, ctx: Context) -> dict[str, int]:
     batch.updating("lead", "SELECT record_id AS id FROM _lead_upd")
     sets = _sets(ctx, LEAD_FIELDS)
     if sets:
+        history.snapshot(con, "lead", "SELECT record_id AS id FROM _lead_upd")
         con.execute(f"UPDATE leads SET {', '.join(sets)} FROM _lead_upd u WHERE leads.lead_id = u.record_id")
+        history.record_snapshot(con, "lead", ctx.at, ctx.actor)
     react = con.execute(
         """SELECT record_id, CASE WHEN move = 'reactivate' THEN ?::TIMESTAMP ELSE closed_at END FROM _lead_upd
            WHERE move IN ('reactivate', 'reactivate_qualify') ORDER BY record_id""",

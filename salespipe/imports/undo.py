@@ -122,11 +122,13 @@ def undo(db: Database, batch: int) -> Undone:
 def _undo(con: duckdb.DuckDBPyConnection, batch: int) -> Undone:
     """undo inside its transaction."""
     row = con.execute(
-        "SELECT first_event_id, last_event_id, undone_at FROM import_batches WHERE batch_id = ?", [batch]
+        """SELECT first_event_id, last_event_id, undone_at, first_change_id, last_change_id FROM import_batches
+           WHERE batch_id = ?""",
+        [batch],
     ).fetchall()
     if not row:
         raise NotFound("import batch", batch, hint="`salespipe import list` shows the batches")
-    first_event, last_event, undone_at = row[0]
+    first_event, last_event, undone_at, first_change, last_change = row[0]
     if undone_at is not None:
         raise ValidationError(f"batch {batch} was undone already (at {undone_at})", field="batch", value=batch)
     changed = _changed(con, batch, last_event)
@@ -149,6 +151,8 @@ def _undo(con: duckdb.DuckDBPyConnection, batch: int) -> Undone:
         "DELETE FROM events WHERE event_id > ? AND event_id <= ?", [first_event, last_event]
     ).fetchall()[0][0]
     restored_events = _restore_events(con, batch)
+    if last_change is not None:  # the field changes it wrote (batches of schema v10 and later)
+        con.execute("DELETE FROM field_changes WHERE change_id > ? AND change_id <= ?", [first_change, last_change])
     restored = removed = 0
     leads = "SELECT record_id AS lead_id FROM _undo WHERE entity = 'lead'"
     for entity, (table, key) in TABLES.items():

@@ -289,6 +289,7 @@ def test_leads_then_quote_to_paid_invoice_in_jupyterlab(sync_api, lab, browser):
     expect(builder.locator(".sp-lines tr")).to_have_count(3)  # a header and two lines
     press("activate", "revision 1 activated")
     press("revise", "Revision 2 of")
+    expect(builder.locator(".sp-field-line_no select option")).to_have_count(2, timeout=WAIT)
     builder.locator(".sp-field-line_no select").select_option(index=0)
     press("remove-line", "Line 1 removed")
     expect(builder.locator(".sp-change")).to_contain_text("removed")  # what changed since revision 1

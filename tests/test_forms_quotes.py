@@ -185,6 +185,18 @@ def test_remove_line(db, form):
     assert rows(db, "SELECT line_no, sku FROM quote_lines WHERE quote_id = ?", [quote]) == [(2, "DOCK")]
     assert totals_shown(form)["total"] == "378.00"
     assert [v for _, v in form.fields["line_no"].options] == [2]
+    assert form.fields["line_no"].value == 2  # the dropdown shows the line Remove line would remove
+
+
+def test_the_line_dropdown_keeps_its_choice_and_otherwise_shows_the_first_line(db, form):
+    draft(form, ("LAPTOP", "1"), ("DOCK", "2"))
+    assert form.fields["line_no"].value == 1
+    fill(form, line_no=2)
+    click(form, "Activate")
+    click(form, "Revise")
+    assert form.fields["line_no"].value == 2  # the choice made before survives the new revision
+    assert click(form, "Remove line") == "Line 2 removed"
+    assert form.fields["line_no"].value == 1
 
 
 def test_save_sets_the_quote_discount_and_freight_as_typed(db, form):

@@ -319,7 +319,12 @@ class QuoteBuilder(Form):
             sku.options = self._products[doc.price_list_id]
             if keep in [v for _, v in sku.options]:
                 sku.value = keep
-            self.fields["line_no"].options = [(f"{r.line_no}: {r.sku}", int(r.line_no)) for r in lines.itertuples()]
+            line_no = self.fields["line_no"]
+            keep = line_no.value
+            line_no.options = [(f"{r.line_no}: {r.sku}", int(r.line_no)) for r in lines.itertuples()]
+            # the dropdown shows the line Remove line removes: the one chosen before, else the first
+            values = [v for _, v in line_no.options]
+            line_no.value = keep if keep in values else (values[0] if values else None)
             self.fields["discount_pct"].value = number(doc.discount_pct)
             self.fields["discount_amount"].value = str(doc.discount_amount)
             self.fields["freight"].value = str(doc.freight)

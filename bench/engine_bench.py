@@ -29,7 +29,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import salespipe as sp  # noqa: E402
 
-TARGETS = {"leads.create": 30, "leads.qualify": 30, "quotes.create_order": 30}
+TARGETS = {"leads.create": 30, "leads.qualify": 30, "quotes.create_order": 30, "invoices.record_payment": 30}
 
 
 def lead_frame(n: int, seed: int = 7) -> pd.DataFrame:
@@ -123,6 +123,15 @@ def bench_existing(source: Path, folder: Path, n: int) -> list[tuple[str, float,
     )["quote_id"]
     ms, _ = timed(lambda quote: sp.quotes.create_order(db, quote), quotes.tolist())
     rows.append(("quotes.create_order", ms, TARGETS["quotes.create_order"]))
+    invoices = db.sql(
+        """SELECT t.invoice_id FROM v_invoice_totals t JOIN invoices i USING (invoice_id)
+           WHERE i.state = 'active' AND t.balance > 1 ORDER BY 1 LIMIT ?""",
+        [n],
+    )
+    ms, _ = timed(
+        lambda invoice: sp.invoices.record_payment(db, invoice, Decimal("1.00")), invoices["invoice_id"].tolist()
+    )
+    rows.append(("invoices.record_payment (part)", ms, TARGETS["invoices.record_payment"]))
     return rows
 
 

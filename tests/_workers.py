@@ -8,6 +8,7 @@ the parent can synchronise with it. Results are JSON after the keyword.
   reader DB START STOP N  read the lead count at least N times and until STOP appears; counts never
                           go down, and every lead read has its creation event
   hold DB SECONDS [ro]    hold the file with a raw duckdb.connect for SECONDS, then close it
+  lose DB                 close_lost_many every open opportunity, stopping after its field history
   qualify DB [HOOK]       qualify_many every open lead; HOOK = after_core | after_apply stops
                           mid-transaction (prints MIDWAY and sleeps) for the parent to SIGKILL
 """
@@ -144,6 +145,28 @@ def qualify(path: str, hook: str = "") -> None:
     say("DONE", json.dumps({"seconds": time.monotonic() - t, "qualified": len(ids)}))
 
 
+def lose(path: str) -> None:
+    """close_lost_many every open opportunity, stopping inside the transaction after the field
+    history of the probabilities (0 when lost) is written and before the state changes."""
+    import salespipe as sp
+    from salespipe import machine
+
+    apply = machine.apply
+
+    def hooked_apply(con, entity, action, ids, **kw):
+        if (entity, action) == ("opportunity", "close_lost"):
+            changes = con.execute("SELECT count(*) FROM field_changes").fetchall()[0][0]
+            say("MIDWAY", json.dumps({"field_changes": changes}))
+            time.sleep(120)  # the parent kills us here, inside the open transaction
+        apply(con, entity, action, ids, **kw)
+
+    machine.apply = hooked_apply
+    db = sp.connect(path)
+    ids = db.sql("SELECT opportunity_id FROM opportunities WHERE state = 'open' ORDER BY 1")["opportunity_id"].tolist()
+    say("START", len(ids))
+    sp.opportunities.close_lost_many(db, ids, reason="out_sold")
+
+
 if __name__ == "__main__":
-    roles = {"writer": writer, "reader": reader, "hold": hold, "qualify": qualify}
+    roles = {"writer": writer, "reader": reader, "hold": hold, "qualify": qualify, "lose": lose}
     roles[sys.argv[1]](*sys.argv[2:])

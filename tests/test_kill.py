@@ -118,6 +118,34 @@ def test_sigkill_inside_the_transaction_leaves_nothing_behind(base, tmp_path, ho
     _assert_reusable(db, before)
 
 
+def test_sigkill_after_the_field_history_is_written_leaves_none_of_it(base, tmp_path):
+    """The field history is written in the transaction of the change: killed after the probability
+    changes of close_lost_many are written and before the states change, nothing of it is left."""
+    path = _copy(base, tmp_path)
+    db = sp.connect(path)
+    before_tables = tables(db)
+    opened = scalar(db, "SELECT count(*) FROM opportunities WHERE state = 'open'")
+    changes = scalar(db, "SELECT count(*) FROM field_changes")
+
+    child = Child.worker("lose", path)
+    try:
+        assert int(child.expect("START", timeout=60)) == opened == EARLIER  # a deal per lead qualified before
+        midway = child.expect_json("MIDWAY", timeout=60)
+        assert midway["field_changes"] == changes + opened  # inside the transaction: a change per deal
+        child.sigkill()
+    finally:
+        child.kill()
+    assert child.proc.returncode == -signal.SIGKILL
+
+    db = sp.connect(path)
+    assert tables(db) == before_tables  # no field change, no event, no state: all as before
+    assert sp.doctor.run(db).empty
+    ids = db.sql("SELECT opportunity_id FROM opportunities WHERE state = 'open'")["opportunity_id"].tolist()
+    sp.opportunities.close_lost_many(db, ids, reason="out_sold")  # and the same call now goes through
+    assert scalar(db, "SELECT count(*) FROM field_changes") == changes + opened
+    assert sp.doctor.run(db).empty
+
+
 @pytest.fixture(scope="module")
 def normal_seconds(base, tmp_path_factory):
     """How long qualify_many over the N leads takes in a child process that is left alone."""

@@ -7,7 +7,9 @@ deal, not a state). An event log runs forward, so the stage events are written b
 close: the import takes the imported close event out, writes the stage events, and writes the close
 again after them, keeping what it took out for `undo`. Rows outside the time the deal was open in
 salespipe (before its creation, at or after its close) and rows that repeat the stage of the row
-before them (the CRM records amount and date changes too) are skipped, and counted as such.
+before them (the CRM records amount and date changes too) make no stage event, and are counted
+as skipped. A row's amount, probability and close date, when mapped, become the deal's field
+history (`_field_history`), repeated stages included.
 """
 
 from __future__ import annotations
@@ -122,7 +124,14 @@ def skipped(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str]]:
         elif outside == "after":
             out.append((i, "at", f"dated {at}, at or after the opportunity closed in salespipe ({closed})"))
         else:
-            out.append((i, "stage", f"stage {stage!r} again (the CRM also records amount and date changes)"))
+            out.append(
+                (
+                    i,
+                    "stage",
+                    f"stage {stage!r} again: no stage event (the CRM records amount, probability and date "
+                    "changes too; mapped, they go to the field history)",
+                )
+            )
     return out
 
 
@@ -176,5 +185,66 @@ def write(con: duckdb.DuckDBPyConnection, ctx: Context) -> dict[str, int]:
                    AND entity_id IN (SELECT record_id FROM _hist_change) GROUP BY 1) l
            WHERE opportunities.opportunity_id = l.entity_id"""
     )
+    _field_history(con, ctx)
     forget_stays(con, "opportunity", "SELECT record_id AS id FROM _hist_change")
     return result
+
+
+FIELD_TYPES = {"estimated_value": "DECIMAL(18,2)", "probability": "INTEGER", "estimated_close_date": "DATE"}
+
+
+def _field_history(con: duckdb.DuckDBPyConnection, ctx: Context) -> None:
+    """The amount, probability and close date of the history rows become the field history of the
+    deals whose history changed: a change where a value differs from the row before (in time
+    order, inside the time the deal was open), then one to the value the deal has now, dated its
+    close (or the import, while open), where the last row differs from it. The changes of those
+    fields written before (the close's own probability change) are replaced, and kept for undo."""
+    for field, kind in FIELD_TYPES.items():
+        if field not in ctx.mapped:
+            continue
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _hist_values AS
+                SELECT r.record_id, r."at", r._i, h.{field}::{kind} AS v
+                FROM _hist_rows r JOIN _hist h ON h._i = r._i JOIN _hist_change c ON c.record_id = r.record_id
+                WHERE r.outside IS NULL AND h.{field} IS NOT NULL"""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _hist_fc_old AS
+                SELECT f.* FROM field_changes f WHERE f.entity = 'opportunity' AND f.field = '{field}'
+                AND f.entity_id IN (SELECT record_id FROM _hist_values)"""
+        )
+        con.execute(
+            "INSERT INTO import_replaced_field_changes SELECT ?, to_json(f) FROM _hist_fc_old f", [ctx.batch.id]
+        )
+        con.execute("DELETE FROM field_changes WHERE change_id IN (SELECT change_id FROM _hist_fc_old)")
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _hist_last AS
+               SELECT record_id, arg_max(v, struct_pack(a := "at", i := _i)) AS v FROM _hist_values GROUP BY 1"""
+        )
+        # a field the deal has no value of takes the history's last one (an opportunities file
+        # without close dates, say): the history then ends where the deal stands
+        con.execute(
+            f"""UPDATE opportunities SET {field} = l.v FROM _hist_last l
+                WHERE opportunities.opportunity_id = l.record_id AND opportunities.{field} IS NULL"""
+        )
+        con.execute(
+            f"""INSERT INTO field_changes (change_id, entity, entity_id, field, old_value, new_value, "at", actor)
+                WITH chain AS (
+                    SELECT *, lag(v) OVER (PARTITION BY record_id ORDER BY "at", _i) AS previous FROM _hist_values
+                ), moves AS (
+                    SELECT record_id, previous AS old, v AS new, "at", _i AS seq, 0 AS part FROM chain
+                    WHERE previous IS NOT NULL AND previous IS DISTINCT FROM v
+                ), now AS (
+                    SELECT l.record_id, l.v AS old, o.{field} AS new, coalesce(o.closed_at, ?::TIMESTAMP) AS "at",
+                           0 AS seq, 1 AS part
+                    FROM _hist_last l JOIN opportunities o ON o.opportunity_id = l.record_id
+                    WHERE l.v IS DISTINCT FROM o.{field}
+                ), changes AS (SELECT * FROM moves UNION ALL SELECT * FROM now)
+                SELECT (SELECT coalesce(max(change_id), 0) FROM field_changes)
+                       + row_number() OVER (ORDER BY record_id, part, "at", seq),
+                       'opportunity', record_id, '{field}', old::VARCHAR, new::VARCHAR, "at", ?
+                FROM changes""",
+            [ctx.at, ctx.actor],
+        )
+    for table in ("_hist_values", "_hist_fc_old", "_hist_last"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")

@@ -317,13 +317,22 @@ FRAME_FIELDS = {
         "lost_reason",
         "competitor",
     ),
-    "opportunity_history": ("external_id", "stage", "state", "at"),
+    "opportunity_history": (
+        "external_id",
+        "stage",
+        "state",
+        "at",
+        "estimated_value",
+        "probability",
+        "estimated_close_date",
+    ),
 }
 TYPES = {
     "probability": pa.int32(),
     "created_at": pa.timestamp("us"),
     "closed_at": pa.timestamp("us"),
     "at": pa.timestamp("us"),
+    "estimated_close_date": pa.timestamp("us"),
 }
 
 

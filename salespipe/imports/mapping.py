@@ -57,6 +57,7 @@ TYPES = {
     "probability": "probability",
     "created_at": "date",
     "closed_at": "date",
+    "estimated_close_date": "date",
     "at": "date",
     "stage": "text",
     "status": "text",
@@ -114,7 +115,8 @@ FIELDS = {
         "lost_reason",
         "competitor",
     ),
-    "opportunity_history": ("external_id", "stage", "at"),
+    # a history row's amount, probability and close date become the deal's field history
+    "opportunity_history": ("external_id", "stage", "at", "estimated_value", "probability", "estimated_close_date"),
 }
 ALIASES = {"opportunities": {"name": "topic"}, "leads": {"name": "topic", "subject": "topic"}}
 REQUIRED = {

@@ -151,8 +151,9 @@ def _undo(con: duckdb.DuckDBPyConnection, batch: int) -> Undone:
         "DELETE FROM events WHERE event_id > ? AND event_id <= ?", [first_event, last_event]
     ).fetchall()[0][0]
     restored_events = _restore_events(con, batch)
-    if last_change is not None:  # the field changes it wrote (batches of schema v10 and later)
+    if last_change is not None:  # the field changes it wrote (batches of schema v10 and later), and replaced
         con.execute("DELETE FROM field_changes WHERE change_id > ? AND change_id <= ?", [first_change, last_change])
+        _restore(con, batch, "field_changes", "import_replaced_field_changes", "change")
     restored = removed = 0
     leads = "SELECT record_id AS lead_id FROM _undo WHERE entity = 'lead'"
     for entity, (table, key) in TABLES.items():
@@ -179,13 +180,17 @@ def _undo(con: duckdb.DuckDBPyConnection, batch: int) -> Undone:
 
 
 def _restore_events(con: duckdb.DuckDBPyConnection, batch: int) -> int:
-    columns = [r[0] for r in con.execute("SELECT name FROM pragma_table_info('events') ORDER BY cid").fetchall()]
-    types = dict(con.execute("SELECT name, type FROM pragma_table_info('events')").fetchall())
-    select = ", ".join(f"(event->>'{c}')::{types[c]} AS \"{c}\"" for c in columns)
+    return _restore(con, batch, "events", "import_replaced_events", "event")
+
+
+def _restore(con: duckdb.DuckDBPyConnection, batch: int, table: str, kept: str, column: str) -> int:
+    """Put back the rows of `table` the batch replaced, kept as JSON in `kept`.`column`."""
+    info = con.execute(f"SELECT name, type FROM pragma_table_info('{table}') ORDER BY cid").fetchall()
+    select = ", ".join(f"({column}->>'{c}')::{t} AS \"{c}\"" for c, t in info)
     return int(
         con.execute(
-            f"""INSERT INTO events ({", ".join(f'"{c}"' for c in columns)})
-                SELECT {select} FROM import_replaced_events WHERE batch_id = ?""",
+            f"""INSERT INTO {table} ({", ".join(f'"{c}"' for c, _ in info)})
+                SELECT {select} FROM {kept} WHERE batch_id = ?""",
             [batch],
         ).fetchall()[0][0]
     )

@@ -115,9 +115,10 @@ class _Scope:
             joins.append("LEFT JOIN accounts acc ON acc.account_id = s.account_id")
         for dim, values in filters.items():
             if dim == "product":
+                # whether a pair exists: no deduplication, and a condition DuckDB pushes into the scans
                 conditions.append(
-                    "s.opportunity_id IN (SELECT opportunity_id FROM v_opportunity_products "
-                    "WHERE sku IN (SELECT unnest(CAST(? AS VARCHAR[]))))"
+                    "s.opportunity_id IN (SELECT opportunity_id FROM v_opportunity_products_any "
+                    "WHERE list_contains(CAST(? AS VARCHAR[]), sku))"
                 )
                 args.append(list(values))
             elif dim == "account":

@@ -33,6 +33,7 @@ CASES = [
     ("win_rate", {"by": "product"}),
     ("win_rate", {"by": ["product", "region"], "period": "quarter"}),
     ("funnel", {"product": ["MONITOR-27", "DOCK-TB4"]}),
+    ("win_rate", {"by": "owner", "product": "LAPTOP-15"}),
     ("pipeline", {"by": "product"}),
 ]
 
@@ -44,6 +45,10 @@ def assert_metrics_match(db: sp.Database) -> None:
         expected = getattr(reference, metric)(**options)
         assert len(frame) and len(frame) == len(expected), (metric, options)
         pd.testing.assert_frame_equal(frame, expected, check_dtype=False, rtol=1e-9, obj=f"{metric}({options})")
+    # the product filter's view lists the same pairs, some of them twice
+    pairs = db.sql("SELECT opportunity_id, sku FROM v_opportunity_products ORDER BY 1, 2")
+    any_pairs = db.sql("SELECT DISTINCT opportunity_id, sku FROM v_opportunity_products_any ORDER BY 1, 2")
+    pd.testing.assert_frame_equal(pairs, any_pairs)
     assert doctor.run(db).empty, doctor.run(db).to_string()
 
 
@@ -133,7 +138,14 @@ def test_refresh_from_the_command_line(generated, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "view", ["v_stays", "v_stays_rebuilt", "v_opportunity_products", "v_opportunity_products_rebuilt"]
+    "view",
+    [
+        "v_stays",
+        "v_stays_rebuilt",
+        "v_opportunity_products",
+        "v_opportunity_products_rebuilt",
+        "v_opportunity_products_any",
+    ],
 )
 def test_every_new_view_and_column_has_a_comment(db, view):
     comment = db.sql("SELECT comment FROM duckdb_views() WHERE view_name = ?", [view])["comment"].iloc[0]

@@ -48,6 +48,8 @@ def demo_db(leads: int) -> Path:
         summary = sp.demo.generate(sp.connect(tmp), leads=leads, seed=1, progress=True)
         print(f"  generated in {summary.seconds:.1f} s")
         tmp.rename(path)
+        for side in (".gate", ".lock"):  # the temporary file's lock files: the new name gets its own
+            Path(f"{tmp}{side}").unlink(missing_ok=True)
     return path
 
 

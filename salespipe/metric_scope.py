@@ -106,7 +106,7 @@ class _Scope:
             if "product" in filters:
                 joins.append(
                     "JOIN v_opportunity_products p ON p.opportunity_id = s.opportunity_id "
-                    "AND p.sku IN (SELECT unnest(CAST(? AS VARCHAR[])))"
+                    "AND list_contains(CAST(? AS VARCHAR[]), p.sku)"  # pushed into the view's scans
                 )
                 args.append(list(filters.pop("product")))
             else:

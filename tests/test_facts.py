@@ -34,6 +34,7 @@ CASES = [
     ("win_rate", {"by": ["product", "region"], "period": "quarter"}),
     ("funnel", {"product": ["MONITOR-27", "DOCK-TB4"]}),
     ("win_rate", {"by": "owner", "product": "LAPTOP-15"}),
+    ("win_rate", {"by": "product", "product": ["LAPTOP-15", "DOCK-TB4"]}),
     ("pipeline", {"by": "product"}),
 ]
 

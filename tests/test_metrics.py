@@ -513,6 +513,7 @@ CASES = [
     ("win_rate", {"by": "owner"}),
     ("win_rate", {"period": "quarter", "by": "product", "region": "Europe"}),
     ("win_rate", {"period": "month", "by": ["region", "source"], "product": ["LAPTOP-15", "MONITOR-27"]}),
+    ("win_rate", {"by": "product", "product": ["LAPTOP-15", "MONITOR-27"]}),
     ("pipeline", {}),
     ("pipeline", {"by": ["region", "product"]}),
     ("pipeline", {"as_of": "2025-06-01", "by": "source"}),

@@ -369,7 +369,13 @@ def time_in_stage(
     entity = check.choice(entity, "entity", ENTITIES)
     scope = _scope(start, end, by, None, owner, source, product, account, region)
     # the records' dimensions are joined only when a by column or a filter needs them
-    dimensions, joins = (f"{_SUBJECT_COLUMNS}, ", _ENTITY_DIMS[entity]) if scope.uses_dimensions else ("", "")
+    if not scope.uses_dimensions:
+        dimensions, joins = "", ""
+    elif entity == "opportunity" and not scope.by and {name for name, _ in scope.filters} == {"product"}:
+        # a product filter asks only which opportunity a stay is of: no join (half the time at 10M)
+        dimensions, joins = "t.entity_id AS opportunity_id, ", ""
+    else:
+        dimensions, joins = f"{_SUBJECT_COLUMNS}, ", _ENTITY_DIMS[entity]
     # v_stays: every closed stay, from fact_stays and the events after its watermark (migration 0007)
     relation = f"""(SELECT {dimensions}t.state, t.status, t.entered_at, t.days
                     FROM v_stays t {joins} WHERE t.entity = ?)"""

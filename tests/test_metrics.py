@@ -528,6 +528,8 @@ CASES = [
     ("time_in_stage", {}),
     ("time_in_stage", {"entity": "lead", "by": "source"}),
     ("time_in_stage", {"entity": "quote", "by": "product", "region": ["Europe", "Asia Pacific"]}),
+    ("time_in_stage", {"entity": "opportunity", "product": ["LAPTOP-15", "DOCK-TB4"]}),
+    ("time_in_stage", {"entity": "lead", "product": "LAPTOP-15"}),
     ("time_in_stage", {"entity": "order", "start": "2025-01-01", "end": "2026-01-01"}),
     ("time_in_stage", {"entity": "invoice", "by": "owner"}),
 ]

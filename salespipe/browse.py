@@ -18,9 +18,10 @@ import duckdb
 import pandas as pd
 
 from . import check, machine
-from .db import Database, first
+from .db import Database
 from .documents import KINDS, Totals
 from .errors import NotFound, ValidationError
+from .statements import first
 
 LEAD_STATES = tuple(machine.STATES["lead"])
 LEAD_COLUMNS = ("lead_id", "first_name", "last_name", "company", "email", "topic", "source", "owner", "state", "status")

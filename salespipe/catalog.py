@@ -8,8 +8,9 @@ import duckdb
 import pandas as pd
 
 from . import check
-from .db import Database, exact
+from .db import Database
 from .errors import NotFound, ValidationError
+from .statements import exact
 
 
 def default_price_list(db: Database) -> int:

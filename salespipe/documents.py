@@ -14,8 +14,8 @@ from decimal import Decimal
 import duckdb
 
 from .check import MAX_MONEY
-from .db import first, new_id
 from .errors import NotFound, ValidationError
+from .statements import first, new_id
 
 # kind -> (header table, key, line table, line key, line sequence, source-line column)
 KINDS = {

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import duckdb
 
 from . import check, stages
-from .db import new_id
+from .statements import new_id
 
 
 class Journal:

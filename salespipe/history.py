@@ -16,8 +16,8 @@ import duckdb
 import numpy as np
 
 from . import check, machine
-from .db import new_id
 from .errors import InvalidTransition, NotFound, ValidationError
+from .statements import new_id
 
 TRACKED: dict[str, tuple[str, ...]] = {
     "lead": ("owner", "source", "estimated_value"),

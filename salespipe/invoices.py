@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from . import check, documents, machine
-from .db import Database, first, new_id, registered
+from .db import Database
 from .errors import NotFound, ValidationError
+from .statements import first, new_id, registered
 
 PAYMENT_COLUMNS = ("invoice_id", "amount", "paid_at")
 

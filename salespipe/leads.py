@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from . import check, history, machine
-from .db import SMALL_FRAME, Database, new_id, registered
+from .db import Database
 from .errors import NotFound, ValidationError
 from .qualification import Qualification, qualify, qualify_many  # noqa: F401  (sp.leads.qualify, the contract)
+from .statements import SMALL_FRAME, new_id, registered
 
 TEXT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "company", "topic", "source", "owner")
 FIELDS = (*TEXT_FIELDS, "estimated_value", "status", "created_at")

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from . import check, stages
-from .db import bound, new_id, registered
 from .errors import InvalidTransition, NotFound, ValidationError
 from .events import Journal, created, record_creation  # noqa: F401  (machine.Journal & co. for the stage modules)
+from .statements import bound, new_id, registered
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,11 @@ class _Scope:
         return bool(self.by or self.filters)
 
     @property
+    def opportunity_only(self) -> bool:
+        """Whether the filters need nothing of the subject but its opportunity id (a product filter)."""
+        return not self.by and all(name == "product" for name, _ in self.filters)
+
+    @property
     def keys(self) -> list[str]:
         """The group columns of the frame, in order."""
         return (["period"] if self.period else []) + list(self.by)

@@ -371,7 +371,7 @@ def time_in_stage(
     # the records' dimensions are joined only when a by column or a filter needs them
     if not scope.uses_dimensions:
         dimensions, joins = "", ""
-    elif entity == "opportunity" and not scope.by and {name for name, _ in scope.filters} == {"product"}:
+    elif entity == "opportunity" and scope.opportunity_only:
         # a product filter asks only which opportunity a stay is of: no join (half the time at 10M)
         dimensions, joins = "t.entity_id AS opportunity_id, ", ""
     else:

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from . import check, history, machine
-from .db import Database, first, new_id, registered
+from .db import Database
 from .errors import InvalidTransition, NotFound, ValidationError
+from .statements import first, new_id, registered
 
 LOST_REASONS = machine.STATES["opportunity"]["lost"]
 

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from . import check, documents, machine, opportunities
-from .db import Database, exact, first, new_id, registered
+from .db import Database
 from .documents import Totals
 from .errors import ValidationError
+from .statements import exact, first, new_id, registered
 
 
 def fulfill(db: Database, order: int, *, at: object = None, actor: str | None = None) -> None:

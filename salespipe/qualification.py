@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from . import check, machine
-from .db import Database, first, new_id, registered
+from .db import Database
 from .errors import ValidationError
 from .machine import DEFAULT_PROBABILITY
+from .statements import first, new_id, registered
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from . import check, documents, machine, opportunities
-from .db import Database, exact, first, new_id, registered
+from .db import Database
 from .documents import Totals as QuoteTotals
 from .errors import InvalidTransition, NotFound, ValidationError
 from .orders import create_order, create_order_many  # winning a quote makes an order: orders does it
+from .statements import exact, first, new_id, registered
 
 __all__ = ["QuoteTotals", "create_order", "create_order_many"]
 

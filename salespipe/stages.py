@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import duckdb
 
 from . import machine
-from .db import bound
+from .statements import bound
 
 # (entity, action) -> the lead_stages columns it moves: (column, rule, only when the record goes
 # to this state, or None). "set": the time of the change; "first": the earliest such time;

@@ -16,15 +16,19 @@ TABLES = {
 }
 
 
+def _newest(con: duckdb.DuckDBPyConnection, table: str, key: str) -> int:
+    return int(con.execute(f"SELECT coalesce(max({key}), 0) FROM {table}").fetchall()[0][0])
+
+
 class Batch:
     """An import batch being written: `created` / `updated` note records, `finish` writes the rows."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, system: str) -> None:
         self.con = con
         self.system = system
-        self.id = int(con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM import_batches").fetchall()[0][0])
-        self.first_event = int(con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0])
-        self.first_change = int(con.execute("SELECT coalesce(max(change_id), 0) FROM field_changes").fetchall()[0][0])
+        self.id = _newest(con, "import_batches", "batch_id") + 1
+        self.first_event = _newest(con, "events", "event_id")  # the batch writes the events after it
+        self.first_change = _newest(con, "field_changes", "change_id")  # and the field changes
         con.execute(
             """CREATE OR REPLACE TEMP TABLE _import_changes (entity VARCHAR, record_id BIGINT, change VARCHAR,
                                                              before JSON)"""
@@ -76,8 +80,8 @@ class Batch:
                     WHERE c.entity = '{entity}'""",
                 [self.id],
             )
-        last = int(con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0])
-        last_change = int(con.execute("SELECT coalesce(max(change_id), 0) FROM field_changes").fetchall()[0][0])
+        last = _newest(con, "events", "event_id")
+        last_change = _newest(con, "field_changes", "change_id")
         con.execute(
             """INSERT INTO import_batches (batch_id, kind, system, file, mapping, imported_at, actor, rows_read,
                                            created, updated, unchanged, skipped, rejected, first_event_id,
@@ -157,7 +161,7 @@ def new_ids(con: duckdb.DuckDBPyConnection, work: str, table: str, key: str) -> 
     """SQL numbering the new rows of `work` (record_id NULL) one past `table`'s newest, in file order.
 
     When every row is new the row's place in the file numbers it (no sort: a row refused on the way
-    leaves a gap); otherwise they are numbered densely with row_number, as db.new_id does.
+    leaves a gap); otherwise they are numbered densely with row_number, as statements.new_id does.
     """
     total, new = con.execute(f"SELECT count(*), count(*) FILTER (WHERE record_id IS NULL) FROM {work}").fetchall()[0]
     base = f"(SELECT coalesce(max({key}), 0) FROM {table})"

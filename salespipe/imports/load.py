@@ -264,76 +264,23 @@ def _parse(source: read.Source, m: maps.Mapping, options: dict, kind: str, when:
     return parsed
 
 
+# the fields of `_in`: the mapping's, with `stage` read into `state` (the flags it is read with go
+# into it too); a history row keeps its stage label beside its state
+STATE_FLAGS = ("converted", "is_closed", "is_won")
 FRAME_FIELDS = {
-    "accounts": ("external_id", "name", "created_at"),
-    "contacts": (
-        "external_id",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "job_title",
-        "account",
-        "account_external_id",
-        "created_at",
-    ),
-    "leads": (
-        "external_id",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "job_title",
-        "company",
-        "topic",
-        "source",
-        "owner",
-        "estimated_value",
-        "created_at",
-        "state",
-        "status",
-        "closed_at",
-        "account_external_id",
-        "contact_external_id",
-        "opportunity_external_id",
-        "lost_reason",
-    ),
-    "opportunities": (
-        "external_id",
-        "topic",
-        "account",
-        "account_external_id",
-        "contact",
-        "contact_external_id",
-        "owner",
-        "source",
-        "estimated_value",
-        "probability",
-        "actual_value",
-        "created_at",
-        "closed_at",
-        "state",
-        "status",
-        "lost_reason",
-        "competitor",
-    ),
-    "opportunity_history": (
-        "external_id",
-        "stage",
-        "state",
-        "at",
-        "estimated_value",
-        "probability",
-        "estimated_close_date",
-    ),
+    kind: tuple(
+        out
+        for name in fields
+        if name not in STATE_FLAGS
+        for out in (
+            (("stage", "state") if kind == "opportunity_history" else ("state",)) if name == "stage" else (name,)
+        )
+    )
+    for kind, fields in maps.FIELDS.items()
 }
-TYPES = {
-    "probability": pa.int32(),
-    "created_at": pa.timestamp("us"),
-    "closed_at": pa.timestamp("us"),
-    "at": pa.timestamp("us"),
-    "estimated_close_date": pa.timestamp("us"),
-}
+# how a field's values are stored in `_in` (text otherwise: money stays exact as written)
+ARROW_TYPES = {"date": pa.timestamp("us"), "probability": pa.int32()}
+TYPES = {name: ARROW_TYPES[kind] for name, kind in maps.TYPES.items() if kind in ARROW_TYPES}
 
 
 def _frame(parsed: parse.Parsed, kind: str, keep: np.ndarray) -> pa.Table:

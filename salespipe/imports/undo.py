@@ -150,7 +150,7 @@ def _undo(con: duckdb.DuckDBPyConnection, batch: int) -> Undone:
     events_removed = con.execute(
         "DELETE FROM events WHERE event_id > ? AND event_id <= ?", [first_event, last_event]
     ).fetchall()[0][0]
-    restored_events = _restore_events(con, batch)
+    restored_events = _restore(con, batch, "events", "import_replaced_events", "event")
     if last_change is not None:  # the field changes it wrote (batches of schema v10 and later), and replaced
         con.execute("DELETE FROM field_changes WHERE change_id > ? AND change_id <= ?", [first_change, last_change])
         _restore(con, batch, "field_changes", "import_replaced_field_changes", "change")
@@ -177,10 +177,6 @@ def _undo(con: duckdb.DuckDBPyConnection, batch: int) -> Undone:
     con.execute("UPDATE import_batches SET undone_at = now()::TIMESTAMP WHERE batch_id = ?", [batch])
     con.execute("DROP TABLE _undo")
     return Undone(batch, int(removed), int(restored), int(events_removed), int(restored_events))
-
-
-def _restore_events(con: duckdb.DuckDBPyConnection, batch: int) -> int:
-    return _restore(con, batch, "events", "import_replaced_events", "event")
 
 
 def _restore(con: duckdb.DuckDBPyConnection, batch: int, table: str, kept: str, column: str) -> int:

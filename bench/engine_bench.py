@@ -55,13 +55,20 @@ def median_ms(samples: list[float]) -> float:
 
 
 def floor_ms(path: Path, n: int) -> float:
-    """Median of opening the file with plain DuckDB, one INSERT, closing: what any per-call design pays."""
+    """Median of opening the file with plain DuckDB, one INSERT, closing: what any per-call design pays.
+
+    The file is attached with salespipe's row-group size (`db.ROW_GROUP_ROWS`): a DuckDB write with
+    another size would merge or rebuild the groups at its checkpoint and skew what follows.
+    """
     samples = []
+    literal = str(path).replace("'", "''")
     for _ in range(n):
         t = time.perf_counter()
-        con = duckdb.connect(str(path))
-        con.execute("CREATE TABLE IF NOT EXISTS _floor (x INTEGER)")
-        con.execute("INSERT INTO _floor VALUES (1)")
+        con = duckdb.connect()
+        size = sp.db.ROW_GROUP_ROWS
+        con.execute(f"ATTACH '{literal}' AS f" + (f" (ROW_GROUP_SIZE {size})" if size else ""))
+        con.execute("CREATE TABLE IF NOT EXISTS f._floor (x INTEGER)")
+        con.execute("INSERT INTO f._floor VALUES (1)")
         con.close()
         samples.append(time.perf_counter() - t)
     return median_ms(samples)

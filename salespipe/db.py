@@ -147,6 +147,12 @@ class _Engine:
 
 _ENGINE = _Engine()
 ALIAS = "salespipe_db"
+# Rows per row group when salespipe writes; None keeps DuckDB's default (122,880). Smaller groups
+# make the checkpoint at detach cheaper for an update of an old row (it rewrites the updated
+# columns of the whole group) but dearer for every write (it rewrites the pointers of every group
+# of each table it touches), and DuckDB does not keep the size in the file: a plain DuckDB write
+# merges small groups back. bench/row_groups_bench.py measures both sides; the default won.
+ROW_GROUP_ROWS: int | None = None
 
 
 class Database:
@@ -180,7 +186,11 @@ class Database:
                 raise NotFound("database", self.path, hint="it was moved or deleted since sp.connect")
             read_only = False
         literal = self.path.replace("'", "''")
-        statement = f"ATTACH '{literal}' AS {ALIAS}" + (" (READ_ONLY)" if read_only else "")
+        statement = f"ATTACH '{literal}' AS {ALIAS}"
+        if read_only:
+            statement += " (READ_ONLY)"
+        elif ROW_GROUP_ROWS is not None:
+            statement += f" (ROW_GROUP_SIZE {int(ROW_GROUP_ROWS)})"
         delay = 0.005
         attempts = 0
         while True:

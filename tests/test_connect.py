@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from _helpers import child_env, scalar
 
@@ -260,3 +261,20 @@ def test_a_database_in_a_read_only_folder_is_read_checked_and_reported(tmp_path)
     assert "cli doctor 0" in out and "cli report 0" in out, out
     assert (tmp_path / "report.html").stat().st_size > 10_000
     assert (_files(folder), path.read_bytes()) == before
+
+
+def _largest_group(db, table: str) -> int:
+    return scalar(db, f"SELECT max(\"count\") FROM pragma_storage_info('{table}')")
+
+
+def test_writes_use_duckdbs_row_groups_unless_row_group_rows_is_set(tmp_path, monkeypatch):
+    """bench/row_groups_bench.py sets db.ROW_GROUP_ROWS; by default salespipe keeps DuckDB's size."""
+    frame = pd.DataFrame({"last_name": [f"Group{i}" for i in range(5000)], "company": "Groups Ltd"})
+    default = sp.connect(tmp_path / "default.duckdb")
+    sp.leads.create_many(default, frame)
+    assert _largest_group(default, "leads") == 5000  # one group: DuckDB's default holds 122,880 rows
+    monkeypatch.setattr(sp.db, "ROW_GROUP_ROWS", 2048)
+    small = sp.connect(tmp_path / "small.duckdb")
+    sp.leads.create_many(small, frame)
+    assert _largest_group(small, "leads") == 2048
+    assert scalar(small, "SELECT count(*) FROM leads") == 5000 and sp.doctor.run(small).empty

@@ -106,12 +106,14 @@ def _qualify_one(
     if person:
         found = None
         if mail_key is not None:
-            found = first(
+            # an aggregate, not ORDER BY ... LIMIT 1: DuckDB answers it from the email_key index
+            earliest = first(
                 con.execute(
-                    "SELECT contact_id, account_id FROM contacts WHERE email_key = ? ORDER BY contact_id LIMIT 1",
+                    "SELECT min(contact_id), arg_min(account_id, contact_id) FROM contacts WHERE email_key = ?",
                     [mail_key],
                 )
             )
+            found = earliest if earliest[0] is not None else None
         contact_matched = found is not None
         if found is not None:
             contact, contact_account = found

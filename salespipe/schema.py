@@ -1,5 +1,9 @@
 """The schema: plain-SQL migrations in salespipe/sql/migrations, applied in one write transaction.
 
+A migration whose first line is `-- own transaction` starts a new one, after the migrations
+before it commit: DuckDB cannot create an index in a transaction that updated its table (0006
+rewrites account keys; 0012 indexes them).
+
 `connect` reads the stored version with a read-only open and calls `migrate` only when the file
 is new or older than this package, so a current file never needs the write lock to open.
 """
@@ -86,36 +90,62 @@ def version_of(path: str, con: duckdb.DuckDBPyConnection) -> int:
         raise NotASalespipeDatabase(str(exc), path) from None
 
 
+OWN_TRANSACTION = "-- own transaction"
+
+
+def _groups(todo: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:
+    """The pending migrations cut into transactions: a new one at each `-- own transaction`."""
+    groups: list[list[tuple[int, str, str]]] = []
+    for migration in todo:
+        if not groups or migration[2].startswith(OWN_TRANSACTION):
+            groups.append([])
+        groups[-1].append(migration)
+    return groups
+
+
 def migrate(db: Database) -> int:
     """Bring the schema up to this package's version; refuse a database from a newer one.
 
-    Runs in one write transaction; a migration that fails (objects in the file clash with the
-    schema) changes nothing and says so.
+    Runs in one write transaction (two when an `-- own transaction` migration is pending); a
+    migration that fails (objects in the file clash with the schema) changes nothing of its
+    transaction and says so, and the file keeps the version the ones before reached.
     """
     from .db import Database  # (db imports this module)
 
     if not isinstance(db, Database):
         raise ValidationError(f"db must be a salespipe database from sp.connect(), got {type(db).__name__}", field="db")
-    with db.transaction() as con:
+    with db.connection() as con:
         version = version_of(db.path, con)
         if version > SCHEMA_VERSION:
             raise too_new(db, version)
         missing = set(pending(con))
         if not missing:
             return version
-        try:
-            if version == 0:
-                con.execute(
-                    "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
-                )
-            for number, name, sql in migrations():
-                if number in missing:
+        reached = version
+        for group in _groups([m for m in migrations() if m[0] in missing]):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if reached == 0:
+                    con.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_version "
+                        "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+                    )
+                for number, name, sql in group:
                     con.execute(sql)
                     con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
-        except duckdb.Error as exc:
-            raise SalespipeError(
-                f"could not migrate {db.path} from schema version {version} to {SCHEMA_VERSION} "
-                f"({str(exc).splitlines()[0]}): the file holds objects that clash with salespipe's schema; "
-                "nothing was changed. Rename or drop them, or use another file"
-            ) from None
+                con.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                if not isinstance(exc, duckdb.Error):
+                    raise
+                kept = "nothing was changed" if reached == version else f"the file stays at schema version {reached}"
+                raise SalespipeError(
+                    f"could not migrate {db.path} from schema version {reached} to {SCHEMA_VERSION} "
+                    f"({str(exc).splitlines()[0]}): the file holds objects that clash with salespipe's schema; "
+                    f"{kept}. Rename or drop them, or use another file"
+                ) from None
+            reached = max(reached, max(number for number, _, _ in group))
         return SCHEMA_VERSION

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import duckdb
 import pytest
 from conftest import assert_unchanged, make_invoice, make_lead, rows, snapshot
 
@@ -172,3 +173,43 @@ def test_a_failing_migration_leaves_the_file_at_its_old_version(tmp_path, monkey
 
     assert_unchanged(before, snapshot(old))
     assert "linkedin" not in columns(old, "leads")
+
+
+def _file_at_version(path, version: int) -> None:
+    """A file the package's migrations up to `version` made, as an older salespipe left it."""
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    for number, name, sql in salespipe.db.migrations():
+        if number <= version:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+    con.execute("INSERT INTO accounts VALUES (1, 'Acme S.A.', company_key('Acme S.A.'), TIMESTAMP '2024-01-01', NULL)")
+    con.close()
+
+
+def test_an_index_migration_runs_in_a_transaction_of_its_own_after_the_updates_before_it(tmp_path):
+    """0006 rewrites the account keys and 0012 indexes them: DuckDB cannot do both in one transaction."""
+    path = tmp_path / "v5.duckdb"
+    _file_at_version(path, 5)
+    db = sp.connect(path)
+    assert db.schema_version() == sp.SCHEMA_VERSION
+    indexes = rows(db, "SELECT table_name, index_name FROM duckdb_indexes() ORDER BY 1")
+    assert indexes == [("accounts", "accounts_name_key"), ("contacts", "contacts_email_key")]
+    assert rows(db, "SELECT name_key FROM accounts") == [("acme",)]
+
+
+def test_a_clash_in_the_later_transaction_keeps_what_the_first_one_migrated_and_says_so(tmp_path):
+    path = tmp_path / "v5.duckdb"
+    _file_at_version(path, 5)
+    con = duckdb.connect(str(path))
+    con.execute("CREATE INDEX contacts_email_key ON contacts (email)")  # someone's own index, same name
+    con.close()
+    with pytest.raises(sp.SalespipeError, match="stays at schema version 11") as info:
+        sp.connect(path)
+    assert "contacts_email_key" in str(info.value) and "Rename or drop them" in str(info.value)
+    con = duckdb.connect(str(path))
+    assert con.execute("SELECT max(version) FROM schema_version").fetchall() == [(11,)]
+    assert con.execute("SELECT name_key FROM accounts").fetchall() == [("acme",)]  # 0006's update committed
+    con.execute("DROP INDEX contacts_email_key")
+    con.close()
+    assert sp.connect(path).schema_version() == sp.SCHEMA_VERSION  # what the message said to do

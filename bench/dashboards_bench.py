@@ -78,6 +78,9 @@ def changes(dash) -> list[tuple[str, object]]:
     ]
 
 
+CALLS: dict[str, dict[str, float]] = {}  # dashboard -> metric call of a full re-read -> median seconds
+
+
 def time_filter_changes(path: Path, repeat: int) -> list[tuple]:
     """Per dashboard: (name, median and slowest change that needed new frames, median change that
     did not (a filter shown before, the measure), median of the same metric calls without drawing,
@@ -110,7 +113,16 @@ def time_filter_changes(path: Path, repeat: int) -> list[tuple]:
             started = time.perf_counter()
             dash.redraw()
             rewrites.append(time.perf_counter() - started)
+        per_call = {}  # where that re-read goes: each metric call of the unfiltered view, alone
+        for _ in range(repeat):
+            with sp.metrics.together(dash.db):
+                for metric, options in list(dash._cache):
+                    started = time.perf_counter()
+                    getattr(sp.metrics, metric)(dash.db, **dict(options))
+                    label = f"{metric}({', '.join(f'{k}={v}' for k, v in options)})"
+                    per_call.setdefault(label, []).append(time.perf_counter() - started)
         dash.close()
+        CALLS[cls.__name__] = {label: statistics.median(times) for label, times in per_call.items()}
         rows.append(
             (
                 cls.__name__,
@@ -346,6 +358,9 @@ def main() -> None:
             print(
                 f"    {name:18s} Refresh {refresh:6.3f} / {refresh_max:6.3f}   after a write {reread:6.3f} / {reread_max:6.3f}   {verdict}"
             )
+        print("  a re-read after a write, each metric call alone (median seconds):")
+        for name, calls in CALLS.items():
+            print(f"    {name:18s} " + ", ".join(f"{label} {seconds:.3f}" for label, seconds in calls.items()))
         print("  before and after migration 0007 (median seconds):")
         for what, old, new in old_and_new(path, args.repeat):
             print(f"    {what:24s} from the base tables {old:6.3f}  through the facts {new:6.3f}  ({old / new:4.1f}x)")

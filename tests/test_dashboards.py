@@ -317,21 +317,25 @@ def test_a_filter_shown_before_needs_no_query_until_the_file_changes(copy, db):
     try:
         owner = settings(db)[0][1]
         asked = []
-        real = metrics.win_rate
-        metrics.win_rate = lambda *a, **kw: (asked.append(kw), real(*a, **kw))[1]
+        real = {name: getattr(metrics, name) for name in ("win_rate", "win_rates")}
+        for name, fn in real.items():
+            setattr(metrics, name, lambda *a, _name=name, _fn=fn, **kw: (asked.append((_name, kw)), _fn(*a, **kw))[1])
         try:
             dash.filters["owner"].value = owner
-            assert len(asked) == 5  # four breakdowns and the trend
+            # owner, source, region and the trend in one pass; product on its own
+            assert [name for name, _ in asked] == ["win_rates", "win_rate"]
+            assert asked[1][1]["by"] == "product"
             dash.filters["owner"].value = ALL  # shown when the dashboard opened
             dash.filters["measure"].value = "win_rate_all"  # the same frames, drawn the other way
-            assert len(asked) == 5
-            dash.filters["period"].value = "quarter"  # only the trend is new
-            assert len(asked) == 6
+            assert len(asked) == 2
+            dash.filters["period"].value = "quarter"  # the pass with the trend is new, the product frame is not
+            assert len(asked) == 3 and asked[2][0] == "win_rates" and asked[2][1]["period"] == "quarter"
             _new_lead(copy, "somebody")  # the file changes: nothing cached is trusted any more
             dash.filters["owner"].value = owner
-            assert len(asked) == 11
+            assert len(asked) == 5
         finally:
-            metrics.win_rate = real
+            for name, fn in real.items():
+                setattr(metrics, name, fn)
         expect_win_rate_dashboard(dash, sp.connect(copy, read_only=True), {"owner": owner})
     finally:
         dash.close()

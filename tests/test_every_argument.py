@@ -233,6 +233,7 @@ RECIPES = {
     doctor.summary: lambda w: dict(db=w.db),
     metrics.funnel: lambda w: dict(db=w.db, start="2023-01-01", end="2030-01-01", by="owner", period="month"),
     metrics.win_rate: lambda w: dict(db=w.db, by="source", owner="maria", period="quarter"),
+    metrics.win_rates: lambda w: dict(db=w.db, by=("owner", "source"), owner="maria", period="quarter"),
     metrics.pipeline: lambda w: dict(db=w.db, as_of="2025-01-01", by="owner"),
     metrics.avg_deal_size: lambda w: dict(db=w.db, by="region"),
     metrics.cycle_time: lambda w: dict(db=w.db, by="owner"),

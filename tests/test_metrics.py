@@ -565,6 +565,43 @@ def test_generated_grand_totals_add_up(generated):
     )
 
 
+WIN_RATES_CASES = [
+    {},
+    {"period": "month"},
+    {"period": "week", "owner": ["aaron.barber", "anthony.mayer"]},
+    {"period": "quarter", "product": ["LAPTOP-15", "MONITOR-27"], "start": "2025-01-01"},
+    {"region": "Europe", "end": "2026-01-01"},
+    {"period": "month", "source": "web", "by": ["region", "owner"]},
+    {"period": "month", "by": "product"},
+    {"by": ["account", "source"], "account": "missing company"},
+]
+
+
+@pytest.mark.parametrize("options", WIN_RATES_CASES, ids=[str(i) for i in range(len(WIN_RATES_CASES))])
+def test_win_rates_equals_win_rate_for_each_dimension_and_the_period(generated, options):
+    db, _ = generated
+    options = dict(options)
+    by = options.pop("by", ("owner", "source", "product", "region"))
+    period = options.pop("period", None)
+    frames = sp.metrics.win_rates(db, by, period=period, **options)
+    dims = [by] if isinstance(by, str) else list(by)
+    assert list(frames) == dims + (["period"] if period else [])
+    for dim in dims:
+        pd.testing.assert_frame_equal(frames[dim], sp.metrics.win_rate(db, by=dim, **options), obj=dim)
+    if period:
+        pd.testing.assert_frame_equal(frames["period"], sp.metrics.win_rate(db, period=period, **options))
+    assert sum(len(f) for f in frames.values()) > 0 or "account" in dims
+
+
+def test_win_rates_reads_the_shared_dimensions_in_one_query(generated, monkeypatch):
+    db, _ = generated
+    queries = []
+    real = sp.metrics._run
+    monkeypatch.setattr(sp.metrics, "_run", lambda db, sql, params: (queries.append(sql), real(db, sql, params))[1])
+    sp.metrics.win_rates(db, ("owner", "source", "region", "product"), period="month")
+    assert len(queries) == 2 and "GROUPING SETS" in queries[0]  # the product breakdown joins on its own
+
+
 # -- 3. options, parameters and dtypes ------------------------------------------------------------
 
 
@@ -587,6 +624,10 @@ def test_generated_grand_totals_add_up(generated):
         (lambda db: sp.metrics.win_rate(db, start="2024-02-01", end="2024-01-01"), "end"),
         (lambda db: sp.metrics.pipeline(db, as_of="soon"), "as_of"),
         (lambda db: sp.metrics.win_rate("data/salespipe.duckdb"), "db"),
+        (lambda db: sp.metrics.win_rates(db, by="color"), "by"),
+        (lambda db: sp.metrics.win_rates(db, by=["owner", "owner"]), "by"),
+        (lambda db: sp.metrics.win_rates(db, period="year"), "period"),
+        (lambda db: sp.metrics.win_rates(db, owner=[]), "owner"),
     ],
 )
 def test_bad_options_raise_validation_errors_naming_the_option(db, call, field):

@@ -58,8 +58,12 @@ class WinRateDashboard(Dashboard):
 
     def compute(self, options: dict[str, Any]) -> dict[str, pd.DataFrame]:
         period = self.filters["period"].value
-        frames = {f"by_{b}": self.frame("win_rate", by=b, **options) for b in BREAKDOWNS}
-        frames["trend"] = self.frame("win_rate", period=period, **options)
+        shared = tuple(b for b in BREAKDOWNS if b != "product")  # one pass with the trend (metrics.win_rates)
+        together = self.frame("win_rates", by=shared, period=period, **options)
+        frames = {
+            f"by_{b}": together[b] if b in together else self.frame("win_rate", by=b, **options) for b in BREAKDOWNS
+        }
+        frames["trend"] = together["period"]
         return frames
 
     def draw(self, frames: dict[str, pd.DataFrame]) -> dict[str, go.Figure]:

@@ -150,8 +150,8 @@ def win_rates(
     the key "period" when a period is given: the same frames, reading the opportunities once.
 
     owner, source, region and the period share one pass (GROUPING SETS), so a page of breakdowns
-    scans v_opportunity_outcomes once instead of once per chart (at 10M leads 0.27 s against
-    0.37 s for four calls); product and account join other tables and are read on their own.
+    scans v_opportunity_outcomes once instead of once per chart (bench/dashboards_bench.py times
+    both); product and account join other tables and are read on their own.
     """
     filters = {"start": start, "end": end, "owner": owner, "source": source}
     filters |= {"product": product, "account": account, "region": region}

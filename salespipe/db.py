@@ -30,6 +30,7 @@ import pandas as pd
 
 from .errors import Busy, NotFound, ReadOnly, SalespipeError, ValidationError
 from .schema import SCHEMA_VERSION, NotASalespipeDatabase, migrate, migrations, pending, too_new, version_of
+from .statements import begin
 
 __all__ = ["SCHEMA_VERSION", "Database", "connect", "migrate", "migrations"]
 
@@ -338,17 +339,8 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One DuckDB transaction: everything inside commits together or not at all."""
-        with self.connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-            except BaseException:
-                try:
-                    con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
-                raise
-            con.execute("COMMIT")
+        with self.connection() as con, begin(con):
+            yield con
 
     # -- the analyst's surface --------------------------------------------------------------
 

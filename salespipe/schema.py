@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from .errors import SalespipeError, ValidationError
+from .statements import begin
 
 if TYPE_CHECKING:
     from .db import Database
@@ -123,24 +124,17 @@ def migrate(db: Database) -> int:
             return version
         reached = version
         for group in _groups([m for m in migrations() if m[0] in missing]):
-            con.execute("BEGIN TRANSACTION")
             try:
-                if reached == 0:
-                    con.execute(
-                        "CREATE TABLE IF NOT EXISTS schema_version "
-                        "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
-                    )
-                for number, name, sql in group:
-                    con.execute(sql)
-                    con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
-                con.execute("COMMIT")
-            except BaseException as exc:
-                try:
-                    con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
-                if not isinstance(exc, duckdb.Error):
-                    raise
+                with begin(con):
+                    if reached == 0:
+                        con.execute(
+                            "CREATE TABLE IF NOT EXISTS schema_version "
+                            "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+                        )
+                    for number, name, sql in group:
+                        con.execute(sql)
+                        con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+            except duckdb.Error as exc:
                 kept = "nothing was changed" if reached == version else f"the file stays at schema version {reached}"
                 raise SalespipeError(
                     f"could not migrate {db.path} from schema version {reached} to {SCHEMA_VERSION} "

@@ -1,5 +1,6 @@
-"""What the statements inside a transaction share: DataFrames copied into temp tables, exact
-results (money as Decimal), the first row, deterministic new ids and named parameters."""
+"""What the statements inside a transaction share: the transaction itself, DataFrames copied into
+temp tables, exact results (money as Decimal), the first row, deterministic new ids and named
+parameters."""
 
 from __future__ import annotations
 
@@ -72,6 +73,21 @@ def exact(result: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """An executed query as a DataFrame with money as Decimal (`.df()` turns DECIMAL into float64)."""
     names = [d[0] for d in result.description]
     return pd.DataFrame(result.fetchall(), columns=names, dtype=object).infer_objects()
+
+
+@contextmanager
+def begin(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on an open connection: committed when the block ends, rolled back on any error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    con.execute("COMMIT")
 
 
 def first(result: duckdb.DuckDBPyConnection) -> tuple | None:

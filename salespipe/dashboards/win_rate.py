@@ -24,6 +24,7 @@ from . import figures
 from ._base import Dashboard
 
 BREAKDOWNS = ("owner", "source", "product", "region")
+_SHARED = tuple(b for b in BREAKDOWNS if b != "product")
 MEASURE_CHOICES = (("Won / (won + lost)", "win_rate"), ("Won / all (open count as not won)", "win_rate_all"))
 TABLE_ROWS = 200
 NOTHING = "choose a bar…"
@@ -58,12 +59,12 @@ class WinRateDashboard(Dashboard):
 
     def compute(self, options: dict[str, Any]) -> dict[str, pd.DataFrame]:
         period = self.filters["period"].value
-        shared = tuple(b for b in BREAKDOWNS if b != "product")  # one pass with the trend (metrics.win_rates)
-        together = self.frame("win_rates", by=shared, period=period, **options)
-        frames = {
-            f"by_{b}": together[b] if b in together else self.frame("win_rate", by=b, **options) for b in BREAKDOWNS
-        }
-        frames["trend"] = together["period"]
+        # owner, source, region and the trend in one pass; product (a join) on its own, so a period
+        # change leaves it cached
+        shared = self.frame("win_rates", by=_SHARED, period=period, **options)
+        product = self.frame("win_rate", by="product", **options)
+        frames = {f"by_{b}": product if b == "product" else shared[b] for b in BREAKDOWNS}
+        frames["trend"] = shared["period"]
         return frames
 
     def draw(self, frames: dict[str, pd.DataFrame]) -> dict[str, go.Figure]:

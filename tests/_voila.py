@@ -102,19 +102,27 @@ class Voila:
         return sorted(found)
 
     def stop(self) -> None:
-        """SIGTERM voila (it shuts its kernels down), then make sure its process group is gone."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        """SIGTERM voila (it shuts its kernels down), then SIGKILL whatever is left of its process group.
+
+        The group is killed while voila is still an unreaped zombie, so its id cannot have been
+        given to another process group in between (pid_max is 32768 here)."""
+        if self.proc.returncode is None:
+            if self._exited() is None:
+                self.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while self._exited() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
             try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the group this class started, kernels included
-        except ProcessLookupError:
-            pass
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the group this class started, kernels included
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
         self._out.close()
+
+    def _exited(self) -> int | None:
+        """voila's pid if it has exited (it stays a zombie until waited for), else None."""
+        found = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        return None if found is None else found.si_pid
 
 
 class OfflinePage:

@@ -16,7 +16,8 @@ tables up to date (salespipe.facts.refresh; the time is printed), then:
   every figure. Printed: median and slowest change, and in the same run the baselines: the same
   metric calls without drawing, and the two questions that were slow before migration 0007 (win
   rate by product, time in stage) computed the old way, from the base tables
-  (v_opportunity_products_rebuilt, v_stays_rebuilt), beside the new way.
+  (v_opportunity_products_rebuilt, v_stays_rebuilt), beside the new way; win rate by product
+  through v_opportunity_products as 0007 defined it, beside 0013's definition.
 - --voila: voila serving notebooks/ on the first size's database, headless chromium with every
   non-local request blocked: time from navigation until every chart of a dashboard is drawn, cold
   (a kernel started per visit) and pre-heated (--preheat_kernel), two runs each, beside a baseline
@@ -139,13 +140,28 @@ def time_filter_changes(path: Path, repeat: int) -> list[tuple]:
     return rows
 
 
-def old_and_new(path: Path, repeat: int) -> list[tuple[str, float, float]]:
-    """The two questions slow before 0007: from the base tables (old) and through the facts (new)."""
+# v_opportunity_products as migration 0007 defined it (0013 replaced the anti-join over every pair)
+PRODUCTS_0007 = """(WITH mark AS (SELECT watermark FROM fact_watermarks WHERE fact = 'products'), live AS (
+    SELECT q.opportunity_id, l.sku FROM quote_lines l JOIN quotes q ON q.quote_id = l.quote_id
+    WHERE l.quote_id > (SELECT watermark FROM mark) AND q.quote_id > (SELECT watermark FROM mark)
+    UNION
+    SELECT q.opportunity_id, l.sku
+    FROM fact_pending_quotes p JOIN quote_lines l ON l.quote_id = p.quote_id JOIN quotes q ON q.quote_id = p.quote_id)
+    SELECT f.opportunity_id, f.sku FROM fact_opportunity_products f
+    LEFT JOIN live x ON x.opportunity_id = f.opportunity_id AND x.sku = f.sku WHERE x.opportunity_id IS NULL
+    UNION ALL SELECT opportunity_id, sku FROM live)"""
+
+
+def old_and_new(path: Path, repeat: int) -> list[tuple[str, str, float, str, float]]:
+    """The questions slow before 0007 (from the base tables, then through the facts), win rate by
+    product through 0007's and 0013's v_opportunity_products, and four win_rate calls against one
+    win_rates: (what, old label, old seconds, new label, new seconds)."""
     db = sp.connect(path, read_only=True)
     old_product = """SELECT p.sku, count(CASE WHEN s.state = 'won' THEN 1 END), count(CASE WHEN s.state = 'lost' THEN 1 END),
                             count(CASE WHEN s.state = 'open' THEN 1 END), sum(CASE WHEN s.state = 'won' THEN s.actual_value END)
                      FROM v_opportunity_outcomes s LEFT JOIN v_opportunity_products_rebuilt p
                      ON p.opportunity_id = s.opportunity_id GROUP BY p.sku"""
+    product_0007 = old_product.replace("v_opportunity_products_rebuilt", PRODUCTS_0007)
     old_stays = """SELECT state, status, count(*), avg(days), quantile_cont(days, [0.5, 0.9])
                    FROM v_stays_rebuilt WHERE entity = 'opportunity' GROUP BY state, status"""
 
@@ -157,16 +173,22 @@ def old_and_new(path: Path, repeat: int) -> list[tuple[str, float, float]]:
             times.append(time.perf_counter() - started)
         return statistics.median(times)
 
+    product_now = median(lambda: sp.metrics.win_rate(db, by="product"))
     return [
+        ("win_rate(by='product')", "base tables", median(lambda: db.sql(old_product)), "the facts ", product_now),
+        ("win_rate(by='product')", "0007's view", median(lambda: db.sql(product_0007)), "0013's view", product_now),
         (
-            "win_rate(by='product')",
-            median(lambda: db.sql(old_product)),
-            median(lambda: sp.metrics.win_rate(db, by="product")),
+            "time_in_stage()",
+            "base tables",
+            median(lambda: db.sql(old_stays)),
+            "the facts ",
+            median(lambda: sp.metrics.time_in_stage(db)),
         ),
-        ("time_in_stage()", median(lambda: db.sql(old_stays)), median(lambda: sp.metrics.time_in_stage(db))),
         (
             "owner, source, region, month",
+            "four calls ",
             median(lambda: together(db, lambda: [sp.metrics.win_rate(db, **kw) for kw in SHARED_CALLS])),
+            "win_rates  ",
             median(
                 lambda: together(db, lambda: sp.metrics.win_rates(db, ("owner", "source", "region"), period="month"))
             ),
@@ -378,9 +400,8 @@ def main() -> None:
         print("  a re-read after a write, each metric call alone (median seconds):")
         for name, calls in CALLS.items():
             print(f"    {name:18s} " + ", ".join(f"{label} {seconds:.3f}" for label, seconds in calls.items()))
-        print("  before and after migration 0007, and four win_rate calls against one win_rates (median seconds):")
-        for what, old, new in old_and_new(path, args.repeat):
-            before, after = ("four calls", "win_rates ") if what.startswith("owner") else ("base tables", "the facts")
+        print("  before and after migrations 0007 and 0013, and four win_rate calls against one win_rates (median s):")
+        for what, before, old, after, new in old_and_new(path, args.repeat):
             print(f"    {what:30s} {before} {old:6.3f}  {after} {new:6.3f}  ({old / new:4.1f}x)")
     if args.voila:
         time_voila(demo_db(sizes[0]))

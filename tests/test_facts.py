@@ -108,6 +108,29 @@ def test_changes_after_a_refresh_are_seen_at_once_and_a_refresh_folds_them_in(ge
     assert_metrics_match(db)
 
 
+def test_a_pair_both_in_the_fact_table_and_on_a_live_quote_is_listed_once(generated):
+    db = generated
+    facts.refresh(db)
+    # an active quote's pairs are in the fact table; its new draft revision lists the same SKUs live
+    active = int(db.sql("SELECT min(quote_id) AS q FROM quotes WHERE state = 'active'")["q"].iloc[0])
+    opportunity = int(
+        db.sql("SELECT opportunity_id FROM quotes WHERE quote_id = ?", [active])["opportunity_id"].iloc[0]
+    )
+    before = db.sql("SELECT sku FROM v_opportunity_products WHERE opportunity_id = ? ORDER BY 1", [opportunity])
+    draft = sp.quotes.revise(db, active)
+    new_sku = db.sql(
+        "SELECT min(sku) AS s FROM products WHERE sku NOT IN (SELECT sku FROM quote_lines WHERE quote_id = ?)", [draft]
+    )["s"].iloc[0]
+    sp.quotes.add_line(db, draft, sku=new_sku, quantity=1)
+    after = db.sql("SELECT sku FROM v_opportunity_products WHERE opportunity_id = ? ORDER BY 1", [opportunity])
+    assert sorted(after["sku"]) == sorted([*before["sku"], new_sku])  # each SKU once, the new one added
+    rebuilt = db.sql("SELECT opportunity_id, sku FROM v_opportunity_products_rebuilt ORDER BY 1, 2")
+    pd.testing.assert_frame_equal(
+        db.sql("SELECT opportunity_id, sku FROM v_opportunity_products ORDER BY 1, 2"), rebuilt
+    )
+    assert_metrics_match(db)
+
+
 def test_an_event_dated_before_the_watermarks_events_is_still_counted(generated):
     db = generated
     facts.refresh(db)

@@ -237,6 +237,14 @@ def choices(value: object, field: str, allowed: Sequence[str], n: int) -> str | 
     return [choice(v, field, allowed) for v in values]
 
 
+def per_id(values: Iterable, field: str, n: int) -> list:
+    """A list with one value for each of n ids (the values are checked by the caller)."""
+    out = list(values)
+    if len(out) != n:
+        raise ValidationError(f"{field} has {len(out)} values for {n} ids", field=field)
+    return out
+
+
 def probability(value: object, field: str = "probability") -> int:
     """A win probability: a whole number of percent from 0 to 100."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral | np.integer):

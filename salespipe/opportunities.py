@@ -216,12 +216,8 @@ def close_won_many(
                 field="actual_value",
                 value=actual_value,
             )
-        actual_value = list(actual_value)
-        if len(actual_value) != len(ids):
-            raise ValidationError(
-                f"actual_value has {len(actual_value)} values for {len(ids)} ids", field="actual_value"
-            )
-        actual_value = [check.money(v, "actual_value", optional=True) for v in actual_value]
+        values = check.per_id(actual_value, "actual_value", len(ids))
+        actual_value = [check.money(v, "actual_value", optional=True) for v in values]
     actor = check.text(actor, "actor")
     with db.transaction() as con:
         machine.require(con, "opportunity", "close_won", ids)
@@ -331,10 +327,8 @@ def close_lost_many(
     if competitor is None or isinstance(competitor, str) or not isinstance(competitor, Iterable):
         competitor = check.text(competitor, "competitor")
     else:
-        competitor = [check.text(c, "competitor") for c in competitor]
-        if len(competitor) != len(ids):
-            raise ValidationError(f"competitor has {len(competitor)} values for {len(ids)} ids", field="competitor")
-        competitor = pd.array(competitor, dtype=object)
+        named = check.per_id([check.text(c, "competitor") for c in competitor], "competitor", len(ids))
+        competitor = pd.array(named, dtype=object)
     at = machine.at_column(at, len(ids))
     actor = check.text(actor, "actor")
     with db.transaction() as con:
@@ -454,9 +448,9 @@ def set_probability_many(
     """
     db = check.database(db)
     ids = check.idents(ids, "ids")
-    values = [probability] * len(ids) if np.ndim(probability) == 0 else list(probability)
-    if len(values) != len(ids):
-        raise ValidationError(f"probability has {len(values)} values for {len(ids)} ids", field="probability")
+    values = (
+        [probability] * len(ids) if np.ndim(probability) == 0 else check.per_id(probability, "probability", len(ids))
+    )
     values = [check.probability(v) for v in values]
     actor = check.text(actor, "actor")
     with db.transaction() as con:

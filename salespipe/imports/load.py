@@ -264,20 +264,22 @@ def _parse(source: read.Source, m: maps.Mapping, options: dict, kind: str, when:
     return parsed
 
 
-# the fields of `_in`: the mapping's, with `stage` read into `state` (the flags it is read with go
-# into it too); a history row keeps its stage label beside its state
 STATE_FLAGS = ("converted", "is_closed", "is_won")
-FRAME_FIELDS = {
-    kind: tuple(
-        out
-        for name in fields
-        if name not in STATE_FLAGS
-        for out in (
-            (("stage", "state") if kind == "opportunity_history" else ("state",)) if name == "stage" else (name,)
-        )
-    )
-    for kind, fields in maps.FIELDS.items()
-}
+
+
+def _frame_fields(kind: str) -> tuple[str, ...]:
+    """The fields of `_in`: the mapping's, with `stage` read into `state` (the flags it is read
+    with go into it too); a history row keeps its stage label beside its state."""
+    out: list[str] = []
+    for name in maps.FIELDS[kind]:
+        if name == "stage":
+            out += ["stage", "state"] if kind == "opportunity_history" else ["state"]
+        elif name not in STATE_FLAGS:
+            out.append(name)
+    return tuple(out)
+
+
+FRAME_FIELDS = {kind: _frame_fields(kind) for kind in maps.FIELDS}
 # how a field's values are stored in `_in` (text otherwise: money stays exact as written)
 ARROW_TYPES = {"date": pa.timestamp("us"), "probability": pa.int32()}
 TYPES = {name: ARROW_TYPES[kind] for name, kind in maps.TYPES.items() if kind in ARROW_TYPES}

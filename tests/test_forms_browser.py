@@ -192,7 +192,7 @@ def _kernel_of(base: str, name: str) -> str | None:
     kernels = [
         s["kernel"]["id"] for s in _get(f"{base}/api/sessions") or [] if s.get("path") == name and s.get("kernel")
     ]
-    return kernels[-1] if len(kernels) == 1 else None
+    return kernels[0] if len(kernels) == 1 else None
 
 
 def _settled_kernel(base: str, name: str, page, seconds: float = 2.0, timeout: float = 60.0) -> str:

@@ -17,7 +17,9 @@ tables up to date (salespipe.facts.refresh; the time is printed), then:
   metric calls without drawing, and the two questions that were slow before migration 0007 (win
   rate by product, time in stage) computed the old way, from the base tables
   (v_opportunity_products_rebuilt, v_stays_rebuilt), beside the new way; win rate by product
-  through v_opportunity_products as 0007 defined it, beside 0013's definition.
+  through v_opportunity_products as 0007 defined it, beside 0013's definition; the page's
+  breakdowns and the funnel with its trend, one call per frame beside one pass (win_rates,
+  funnels); time in stage for one owner with the filter as an IN list beside a constant.
 - --voila: voila serving notebooks/ on the first size's database, headless chromium with every
   non-local request blocked: time from navigation until every chart of a dashboard is drawn, cold
   (a kernel started per visit) and pre-heated (--preheat_kernel), two runs each, beside a baseline
@@ -154,8 +156,9 @@ PRODUCTS_0007 = """(WITH mark AS (SELECT watermark FROM fact_watermarks WHERE fa
 
 def old_and_new(path: Path, repeat: int) -> list[tuple[str, str, float, str, float]]:
     """The questions slow before 0007 (from the base tables, then through the facts), win rate by
-    product through 0007's and 0013's v_opportunity_products, and four win_rate calls against one
-    win_rates: (what, old label, old seconds, new label, new seconds)."""
+    product through 0007's and 0013's v_opportunity_products, four win_rate calls against one
+    win_rates, the funnel and its trend as two calls and as one funnels, and time in stage for one
+    owner in the old IN form and as a constant: (what, old label, old seconds, new label, new seconds)."""
     db = sp.connect(path, read_only=True)
     old_product = """SELECT p.sku, count(CASE WHEN s.state = 'won' THEN 1 END), count(CASE WHEN s.state = 'lost' THEN 1 END),
                             count(CASE WHEN s.state = 'open' THEN 1 END), sum(CASE WHEN s.state = 'won' THEN s.actual_value END)
@@ -193,6 +196,20 @@ def old_and_new(path: Path, repeat: int) -> list[tuple[str, str, float, str, flo
                 lambda: together(db, lambda: sp.metrics.win_rates(db, ("owner", "source", "region"), period="month"))
             ),
         ),
+        (
+            "funnel, its monthly trend",
+            "two calls  ",
+            median(lambda: together(db, lambda: [sp.metrics.funnel(db, **kw) for kw in ({}, {"period": "month"})])),
+            "funnels    ",
+            median(lambda: together(db, lambda: sp.metrics.funnels(db, period="month"))),
+        ),
+        (
+            "time_in_stage(owner=1 value)",
+            "IN a list  ",
+            median(lambda: sp.metrics.time_in_stage(db, owner=[OWNER, OWNER])),
+            "= a value  ",
+            median(lambda: sp.metrics.time_in_stage(db, owner=OWNER)),
+        ),
     ]
 
 
@@ -202,6 +219,9 @@ def together(db, fn):
         return fn()
 
 
+# one owner: before, every filter value was an IN over a list; one value is now a constant (a
+# list of the same value twice still takes the IN form, so it stands for the old SQL)
+OWNER = "aaron.barber"
 # the win-rate page's breakdowns before metrics.win_rates: one call each (the "before" of its line)
 SHARED_CALLS = [{"by": "owner"}, {"by": "source"}, {"by": "region"}, {"period": "month"}]
 
@@ -400,7 +420,10 @@ def main() -> None:
         print("  a re-read after a write, each metric call alone (median seconds):")
         for name, calls in CALLS.items():
             print(f"    {name:18s} " + ", ".join(f"{label} {seconds:.3f}" for label, seconds in calls.items()))
-        print("  before and after migrations 0007 and 0013, and four win_rate calls against one win_rates (median s):")
+        print(
+            "  before and after migrations 0007 and 0013, four win_rate calls against one win_rates, two funnel"
+            " calls against one funnels, one owner as a list and as a value (median s):"
+        )
         for what, before, old, after, new in old_and_new(path, args.repeat):
             print(f"    {what:30s} {before} {old:6.3f}  {after} {new:6.3f}  ({old / new:4.1f}x)")
     if args.voila:

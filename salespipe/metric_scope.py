@@ -130,7 +130,10 @@ class _Scope:
                 ids = [v for v in values if isinstance(v, int)]
                 names = [v for v in values if isinstance(v, str)]
                 either = []
-                if ids:
+                if len(ids) == 1:
+                    either.append("s.account_id = ?")
+                    args.append(ids[0])
+                elif ids:
                     either.append("s.account_id IN (SELECT unnest(CAST(? AS BIGINT[])))")
                     args.append(ids)
                 if names:
@@ -140,6 +143,12 @@ class _Scope:
                     )
                     args.append(names)
                 conditions.append("(" + " OR ".join(either) + ")")
+            elif len(values) == 1:
+                # one value (a dashboard's dropdown) as a constant DuckDB can push into the scan and
+                # estimate: with the IN form it built its join on the unfiltered side (time in stage
+                # by one owner at 10M: 0.27 -> 0.08 s, bench/dashboards_bench.py)
+                conditions.append(f"s.{dim} = ?")
+                args.append(values[0])
             else:
                 conditions.append(f"s.{dim} IN (SELECT unnest(CAST(? AS VARCHAR[])))")
                 args.append(list(values))

@@ -32,7 +32,7 @@ import pandas as pd
 
 from . import check, machine
 from .db import Database
-from .metric_scope import _DIM_SQL, DIMENSIONS, PERIODS, _case, _scope, _values, together
+from .metric_scope import DIMENSIONS, PERIODS, _case, _scope, _values, together
 from .metric_scope import run as _run
 
 FUNNEL_VIEWS = ("cohort", "activity")
@@ -87,27 +87,35 @@ def funnel(
     """
     view = check.choice(view, "view", FUNNEL_VIEWS)
     scope = _scope(start, end, by, period, owner, source, product, account, region)
+    relation, anchor, where, measures = _funnel_parts(view)
+    inner, params = scope.grouped(relation, measures, anchor=anchor, where=where)
+    return _run(db, _funnel_select(scope.key_list(), inner, scope.order("stage_order")), params)
+
+
+def _funnel_parts(view: str) -> tuple[str, str, list[str], list[str]]:
+    """The funnel's subject relation, anchor column, conditions and per-stage counts n1..n6."""
     columns = list(_STAGE_AT.values())
     if view == "cohort":
-        relation, anchor, where = "v_lead_stages", "created_at", []
         measures = [f"count(s.{col}) AS n{i}" for i, col in enumerate(columns, 1)]
-    else:
-        picks = _case("st.stage_order", [f"s.{c}" for c in columns])
-        stage_orders = _values("st", ["stage_order"], [(i,) for i in range(1, len(columns) + 1)])
-        relation = f"(SELECT s.*, st.stage_order, {picks} AS stage_at FROM v_lead_stages s CROSS JOIN {stage_orders})"
-        anchor, where = "stage_at", ["s.stage_at IS NOT NULL"]
-        measures = [f"count(CASE WHEN s.stage_order = {i} THEN 1 END) AS n{i}" for i in range(1, len(columns) + 1)]
-    inner, params = scope.grouped(relation, measures, anchor=anchor, where=where)
-    n = [f"g.n{i}" for i in range(1, len(columns) + 1)]
+        return "v_lead_stages", "created_at", [], measures
+    picks = _case("st.stage_order", [f"s.{c}" for c in columns])
+    stage_orders = _values("st", ["stage_order"], [(i,) for i in range(1, len(columns) + 1)])
+    relation = f"(SELECT s.*, st.stage_order, {picks} AS stage_at FROM v_lead_stages s CROSS JOIN {stage_orders})"
+    measures = [f"count(CASE WHEN s.stage_order = {i} THEN 1 END) AS n{i}" for i in range(1, len(columns) + 1)]
+    return relation, "stage_at", ["s.stage_at IS NOT NULL"], measures
+
+
+def _funnel_select(keys: str, inner: str, order: str) -> str:
+    """One row per stage of each group of `inner` (its counts n1..n6), with the two conversions."""
+    n = [f"g.n{i}" for i in range(1, len(_STAGE_AT) + 1)]
     count, previous = _case("st.stage_order", n), _case("st.stage_order", [n[0], *n[:-1]])
     stages = _values("st", ["stage", "stage_order"], [(s, i) for i, s in enumerate(FUNNEL_STAGES, 1)])
-    sql = f"""SELECT {scope.key_list()}st.stage, CAST(st.stage_order AS BIGINT) AS stage_order,
-                     CAST({count} AS BIGINT) AS "count",
-                     CAST({count} AS DOUBLE) / NULLIF({previous}, 0) AS conversion_from_previous,
-                     CAST({count} AS DOUBLE) / NULLIF(g.n1, 0) AS conversion_from_first
-              FROM ({inner}) g CROSS JOIN {stages}
-              {scope.order("stage_order")}"""
-    return _run(db, sql, params)
+    return f"""SELECT {keys}st.stage, CAST(st.stage_order AS BIGINT) AS stage_order,
+                      CAST({count} AS BIGINT) AS "count",
+                      CAST({count} AS DOUBLE) / NULLIF({previous}, 0) AS conversion_from_previous,
+                      CAST({count} AS DOUBLE) / NULLIF(g.n1, 0) AS conversion_from_first
+               FROM ({inner}) g CROSS JOIN {stages}
+               {order}"""
 
 
 def win_rate(
@@ -131,55 +139,6 @@ def win_rate(
     scope = _scope(start, end, by, period, owner, source, product, account, region)
     inner, params = scope.grouped("v_opportunity_outcomes", _WIN_MEASURES, anchor="created_at")
     return _run(db, f"SELECT {scope.key_list()}{_WIN_COLUMNS} FROM ({inner}) g {scope.order()}", params)
-
-
-def win_rates(
-    db: Database,
-    by: object = ("owner", "source", "region"),
-    *,
-    period: object = None,
-    start: object = None,
-    end: object = None,
-    owner: object = None,
-    source: object = None,
-    product: object = None,
-    account: object = None,
-    region: object = None,
-) -> dict[str, pd.DataFrame]:
-    """`win_rate(by=b, ...)` for each dimension b of `by`, and `win_rate(period=period, ...)` under
-    the key "period" when a period is given: the same frames, reading the opportunities once.
-
-    owner, source, region and the period share one pass (GROUPING SETS), so a page of breakdowns
-    scans v_opportunity_outcomes once instead of once per chart (bench/dashboards_bench.py times
-    both); product and account join other tables and are read on their own.
-    """
-    filters = {"start": start, "end": end, "owner": owner, "source": source}
-    filters |= {"product": product, "account": account, "region": region}
-    scope = _scope(by=by, period=period, **filters)  # checks every option
-    keys = [(_DIM_SQL[d], d) for d in scope.by if d in _SHARED]
-    if period is not None:
-        keys.append((f"date_trunc('{period}', s.created_at)", "period"))
-    frames: dict[str, pd.DataFrame] = {}
-    if len(keys) > 1:
-        exprs = ", ".join(expr for expr, _ in keys)
-        measures = [f'{expr} AS "{name}"' for expr, name in keys] + [f"GROUPING({exprs}) AS _set", *_WIN_MEASURES]
-        inner, params = _scope(**filters).grouped("v_opportunity_outcomes", measures, anchor="created_at")
-        inner += " GROUP BY GROUPING SETS (" + ", ".join(f"({expr})" for expr, _ in keys) + ")"
-        names = [name for _, name in keys]
-        columns = ", ".join(f'g."{name}"' for name in names)
-        order = ", ".join(f'g."{name}" NULLS LAST' for name in names)
-        sql = f"SELECT {columns}, g._set, {_WIN_COLUMNS} FROM ({inner}) g ORDER BY g._set, {order}"
-        both = _run(db, sql, params)
-        every = (1 << len(names)) - 1
-        for i, name in enumerate(names):  # GROUPING() sets the bit of each key a row is not grouped by
-            part = both[both["_set"] == every ^ (1 << (len(names) - 1 - i))]
-            frames[name] = part[[name, *_WIN_NAMES]].reset_index(drop=True)
-    for dim in scope.by:
-        if dim not in frames:
-            frames[dim] = win_rate(db, by=dim, **filters)
-    if period is not None and "period" not in frames:
-        frames["period"] = win_rate(db, period=period, **filters)
-    return {name: frames[name] for name in [*scope.by, *(["period"] if period is not None else [])]}
 
 
 _SHARED = ("owner", "source", "region")  # the dimensions v_opportunity_outcomes holds itself
@@ -447,6 +406,7 @@ def time_in_stage(
 
 
 from .lookups import OPPORTUNITY_STATES, dimension_values, opportunities, summary  # noqa: E402
+from .metric_sets import funnels, win_rates  # noqa: E402
 
 __all__ = [
     "DIMENSIONS",
@@ -461,6 +421,7 @@ __all__ = [
     "cycle_time",
     "dimension_values",
     "funnel",
+    "funnels",
     "opportunities",
     "pipeline",
     "sales_velocity",

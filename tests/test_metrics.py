@@ -19,6 +19,7 @@ import pytest
 from _metrics_reference import Reference
 
 import salespipe as sp
+from salespipe import metric_sets
 
 NAN = math.nan
 
@@ -532,6 +533,8 @@ CASES = [
     ("time_in_stage", {"entity": "lead", "product": "LAPTOP-15"}),
     ("time_in_stage", {"entity": "order", "start": "2025-01-01", "end": "2026-01-01"}),
     ("time_in_stage", {"entity": "invoice", "by": "owner"}),
+    ("time_in_stage", {"entity": "opportunity", "owner": "aaron.barber"}),
+    ("time_in_stage", {"entity": "quote", "source": "web", "by": "region"}),
 ]
 
 
@@ -549,6 +552,20 @@ def test_generated_account_filter_by_id_and_name(generated):
     by_name = assert_matches(generated, "win_rate", account=names, by="account")
     pd.testing.assert_frame_equal(by_id, by_name)
     assert set(by_id["account"]) == set(names)
+
+
+@pytest.mark.parametrize("metric", ["funnel", "win_rate", "time_in_stage", "summary"])
+def test_one_filter_value_reads_the_same_as_a_list_of_it(generated, metric):
+    # one value is a constant in the SQL, a list an IN over its values: the same frames
+    db, _ = generated
+    account = int(db.sql("SELECT min(account_id) AS a FROM opportunities")["a"].iloc[0])
+    values = {"owner": "aaron.barber", "source": "web", "region": "Europe", "account": account}
+    everyone = getattr(sp.metrics, metric)(db)
+    for name, value in values.items():
+        one = getattr(sp.metrics, metric)(db, **{name: value})
+        twice = getattr(sp.metrics, metric)(db, **{name: [value, value]})
+        pd.testing.assert_frame_equal(one, twice, obj=f"{metric}({name}=...)")
+        assert len(one) > 0 and not one.equals(everyone), f"{metric}({name}=...) filtered nothing"
 
 
 def test_generated_grand_totals_add_up(generated):
@@ -593,13 +610,60 @@ def test_win_rates_equals_win_rate_for_each_dimension_and_the_period(generated, 
     assert sum(len(f) for f in frames.values()) > 0 or "account" in dims
 
 
+def record_queries(monkeypatch) -> list[str]:
+    """The SQL of every metric query from here on (metrics and metric_sets each bind `_run`)."""
+    queries: list[str] = []
+    real = sp.metrics._run
+    spy = lambda db, sql, params: (queries.append(sql), real(db, sql, params))[1]  # noqa: E731
+    monkeypatch.setattr(sp.metrics, "_run", spy)
+    monkeypatch.setattr(metric_sets, "_run", spy)
+    return queries
+
+
 def test_win_rates_reads_the_shared_dimensions_in_one_query(generated, monkeypatch):
     db, _ = generated
-    queries = []
-    real = sp.metrics._run
-    monkeypatch.setattr(sp.metrics, "_run", lambda db, sql, params: (queries.append(sql), real(db, sql, params))[1])
+    queries = record_queries(monkeypatch)
     sp.metrics.win_rates(db, ("owner", "source", "region", "product"), period="month")
     assert len(queries) == 2 and "GROUPING SETS" in queries[0]  # the product breakdown joins on its own
+
+
+FUNNELS_CASES = [
+    ("cohort", {"period": "month"}),
+    ("activity", {"period": "month"}),
+    ("cohort", {"period": "week", "owner": "aaron.barber", "start": "2025-03-01"}),
+    ("activity", {"period": "quarter", "product": ["LAPTOP-15", "DOCK-TB4"], "end": "2026-01-01"}),
+    ("cohort", {"period": "month", "source": "web", "region": "Europe"}),
+    ("activity", {"period": "month", "account": "missing company"}),  # nothing: six zero stages, no periods
+]
+
+
+@pytest.mark.parametrize(("view", "options"), FUNNELS_CASES, ids=[str(i) for i in range(len(FUNNELS_CASES))])
+def test_funnels_equals_the_funnel_and_its_trend_in_one_query(generated, monkeypatch, view, options):
+    db, _ = generated
+    options = dict(options)
+    period = options.pop("period")
+    queries = record_queries(monkeypatch)
+    frames = sp.metrics.funnels(db, view, period=period, **options)
+    assert len(queries) == 1 and "GROUPING SETS" in queries[0]
+    assert list(frames) == ["total", "period"]
+    pd.testing.assert_frame_equal(frames["total"], sp.metrics.funnel(db, view, **options), obj="total")
+    pd.testing.assert_frame_equal(frames["period"], sp.metrics.funnel(db, view, period=period, **options), obj="period")
+    assert frames["total"]["stage_order"].tolist() == [1, 2, 3, 4, 5, 6]
+    if "account" in options:
+        assert frames["period"].empty and frames["total"]["count"].eq(0).all()
+    else:
+        assert frames["total"]["count"].iloc[0] == frames["period"].query("stage_order == 1")["count"].sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"period": None}, "period"), ({"period": "year"}, "period"), ({"period": "month", "view": "flow"}, "view")],
+)
+def test_funnels_refuses_a_missing_or_unknown_period_or_view(generated, options, field):
+    db, _ = generated
+    with pytest.raises(sp.ValidationError) as caught:
+        sp.metrics.funnels(db, **options)
+    assert caught.value.field == field
 
 
 # -- 3. options, parameters and dtypes ------------------------------------------------------------

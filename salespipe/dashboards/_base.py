@@ -334,8 +334,8 @@ class Dashboard:
 
     # -- drawing --------------------------------------------------------------------------------
 
-    def frame(self, metric: str, **options: Any) -> pd.DataFrame:
-        """`metrics.<metric>(db, **options)`, computed once per state of the database file.
+    def frame(self, metric: str, **options: Any) -> Any:
+        """`metrics.<metric>(db, **options)` (a frame, or a dict of them), once per state of the database file.
 
         Going back to a filter already shown, or changing only the period or the measure, needs
         no query for what did not change. The frames are dropped as soon as the file changes

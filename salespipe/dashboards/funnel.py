@@ -38,9 +38,10 @@ class FunnelDashboard(Dashboard):
 
     def compute(self, options: dict[str, Any]) -> dict[str, pd.DataFrame]:
         view, period = self.filters["view"].value, self.filters["period"].value
+        both = self.frame("funnels", view=view, period=period, **options)  # the funnel and its trend in one pass
         return {
-            "funnel": self.frame("funnel", view=view, **options),
-            "conversion_trend": self.frame("funnel", view=view, period=period, **options),
+            "funnel": both["total"],
+            "conversion_trend": both["period"],
             "time_in_stage": self.frame("time_in_stage", entity="opportunity", **options),
         }
 

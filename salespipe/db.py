@@ -135,6 +135,7 @@ class _Engine:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self.attached: tuple[int, str] | None = None  # (pid, file) attached now; set and read under `lock`
         self._con: duckdb.DuckDBPyConnection | None = None
         self._pid = 0
 
@@ -262,14 +263,24 @@ class Database:
                 yield self._memory_con  # type: ignore[misc]
             return
         deadline = time.monotonic() + self.busy_timeout  # one budget for both waits
-        with _ENGINE.lock, self._sidecar_lock(read_only, deadline):
-            con = _ENGINE.connection()
-            self._attach(con, read_only, deadline)
-            try:
-                yield con
-            finally:
-                con.execute("USE memory")
-                con.execute(f"DETACH {ALIAS}")
+        with _ENGINE.lock:
+            if _ENGINE.attached is not None and _ENGINE.attached[0] == os.getpid():
+                # only this thread can hold the lock, so this is a block inside its own block
+                raise SalespipeError(
+                    f"{_ENGINE.attached[1]} is already open on this thread (a salespipe call inside a `with "
+                    "db.connection()` or `db.transaction()` block): salespipe opens the file per call, so "
+                    "make the call after the block, or run SQL inside it on the connection it gave you"
+                )
+            with self._sidecar_lock(read_only, deadline):
+                con = _ENGINE.connection()
+                self._attach(con, read_only, deadline)
+                _ENGINE.attached = (os.getpid(), self.path)
+                try:
+                    yield con
+                finally:
+                    _ENGINE.attached = None
+                    con.execute("USE memory")
+                    con.execute(f"DETACH {ALIAS}")
 
     @contextmanager
     def _sidecar_lock(self, shared: bool, deadline: float) -> Iterator[None]:

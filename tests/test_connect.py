@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -200,6 +201,27 @@ def test_a_duckdb_connection_open_in_this_process_gives_busy_with_what_to_do(tmp
     finally:
         con.close()
     sp.leads.create(db, last_name="Fine")
+
+
+def test_a_salespipe_call_inside_an_open_block_says_to_make_it_after_and_leaves_the_block_working(tmp_path):
+    path = tmp_path / "s.duckdb"
+    db = sp.connect(path)
+    with db.transaction() as con:
+        con.execute("INSERT INTO owners VALUES ('ana', 'West', TIMESTAMP '2026-01-05 09:00')")
+        started = time.monotonic()
+        with pytest.raises(sp.SalespipeError, match=r"already open on this thread.*after the block"):
+            sp.leads.create(db, last_name="Nested")
+        with pytest.raises(sp.SalespipeError, match="already open on this thread"):
+            db.sql("SELECT count(*) FROM leads")
+        assert time.monotonic() - started < 1  # refused at once, not after the busy timeout
+        assert con.execute("SELECT count(*) FROM leads").fetchall() == [(0,)]  # the block's connection still works
+    other = sp.connect(tmp_path / "other.duckdb")
+    with db.connection(read_only=True), pytest.raises(sp.SalespipeError, match=rf"{path.name} is already open"):
+        sp.metrics.funnel(other)
+    assert scalar(db, "SELECT count(*) FROM owners WHERE owner = 'ana'") == 1  # the outer transaction committed
+    assert scalar(db, "SELECT count(*) FROM leads") == 0
+    sp.leads.create(db, last_name="After")  # and the file is free again
+    assert scalar(db, "SELECT count(*) FROM leads") == 1
 
 
 # -- a read-only folder -----------------------------------------------------------------------

@@ -17,7 +17,8 @@ tables up to date (salespipe.facts.refresh; the time is printed), then:
   metric calls without drawing, and the two questions that were slow before migration 0007 (win
   rate by product, time in stage) computed the old way, from the base tables
   (v_opportunity_products_rebuilt, v_stays_rebuilt), beside the new way; win rate by product
-  through v_opportunity_products as 0007 defined it, beside 0013's definition; the page's
+  through v_opportunity_products as 0007 defined it, beside 0013's definition, and that join beside
+  0014's outcomes stored beside the products (what win_rate by product reads now); the page's
   breakdowns and the funnel with its trend, one call per frame beside one pass (win_rates,
   funnels); time in stage for one owner with the filter as an IN list beside a constant.
 - --voila: voila serving notebooks/ on the first size's database, headless chromium with every
@@ -159,7 +160,8 @@ PRODUCTS_0007 = """(WITH mark AS (SELECT watermark FROM fact_watermarks WHERE fa
 
 def old_and_new(path: Path, repeat: int) -> list[tuple[str, str, float, str, float]]:
     """The questions slow before 0007 (from the base tables, then through the facts), win rate by
-    product through 0007's and 0013's v_opportunity_products, four win_rate calls against one
+    product through 0007's and 0013's v_opportunity_products and that join against 0014's stored
+    outcomes, four win_rate calls against one
     win_rates, the funnel and its trend as two calls and as one funnels, and time in stage for one
     owner in the old IN form and as a constant: (what, old label, old seconds, new label, new seconds)."""
     db = sp.connect(path, read_only=True)
@@ -168,6 +170,7 @@ def old_and_new(path: Path, repeat: int) -> list[tuple[str, str, float, str, flo
                      FROM v_opportunity_outcomes s LEFT JOIN v_opportunity_products_rebuilt p
                      ON p.opportunity_id = s.opportunity_id GROUP BY p.sku"""
     product_0007 = old_product.replace("v_opportunity_products_rebuilt", PRODUCTS_0007)
+    product_0013 = old_product.replace("v_opportunity_products_rebuilt", "v_opportunity_products")
     old_stays = """SELECT state, status, count(*), avg(days), quantile_cont(days, [0.5, 0.9])
                    FROM v_stays_rebuilt WHERE entity = 'opportunity' GROUP BY state, status"""
 
@@ -180,9 +183,11 @@ def old_and_new(path: Path, repeat: int) -> list[tuple[str, str, float, str, flo
         return statistics.median(times)
 
     product_now = median(lambda: sp.metrics.win_rate(db, by="product"))
+    join_0013 = median(lambda: db.sql(product_0013))
     return [
         ("win_rate(by='product')", "base tables", median(lambda: db.sql(old_product)), "the facts ", product_now),
-        ("win_rate(by='product')", "0007's view", median(lambda: db.sql(product_0007)), "0013's view", product_now),
+        ("win_rate(by='product')", "0007's view", median(lambda: db.sql(product_0007)), "0013's view", join_0013),
+        ("win_rate(by='product')", "0013's join", join_0013, "0014 facts ", product_now),
         (
             "time_in_stage()",
             "base tables",
@@ -427,7 +432,7 @@ def main() -> None:
         for name, calls in CALLS.items():
             print(f"    {name:18s} " + ", ".join(f"{label} {seconds:.3f}" for label, seconds in calls.items()))
         print(
-            "  before and after migrations 0007 and 0013, four win_rate calls against one win_rates, two funnel"
+            "  before and after migrations 0007, 0013 and 0014, four win_rate calls against one win_rates, two funnel"
             " calls against one funnels, one owner as a list and as a value (median s):"
         )
         for what, before, old, after, new in old_and_new(path, args.repeat):

@@ -243,6 +243,17 @@ CHECKS: list[Check] = [
            FROM diff""",
     ),
     Check(
+        "product_outcomes_current",
+        "v_product_outcomes (fact_product_outcomes plus the opportunities touched since) equals its rebuild",
+        """WITH diff AS ((SELECT * FROM v_product_outcomes EXCEPT ALL SELECT * FROM v_product_outcomes_rebuilt)
+                         UNION ALL
+                         (SELECT * FROM v_product_outcomes_rebuilt EXCEPT ALL SELECT * FROM v_product_outcomes))
+           SELECT DISTINCT 'opportunity' AS entity, opportunity_id AS id,
+                  'its outcome beside its products in fact_product_outcomes differs from the opportunity: '
+                  || 'run salespipe facts' AS detail
+           FROM diff""",
+    ),
+    Check(
         "import_keys_resolve",
         "each imported record's key (its id in the source CRM) points to a record that exists",
         """SELECT k.entity, k.record_id AS id,

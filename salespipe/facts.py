@@ -1,14 +1,16 @@
-"""The dashboards' fact tables (sql/migrations/0007): moving their watermarks forward.
+"""The dashboards' fact tables (sql/migrations/0007, 0014): moving their watermarks forward.
 
 `fact_stays` (time in stage) and `fact_opportunity_products` (quoted products) hold only what can
-no longer change after their watermark, and the views `v_stays` and `v_opportunity_products` add
-the rest from the base tables at query time. So a fact table is never wrong, only slower the
-further its watermark lags: `refresh(db)` catches it up in one short write transaction (the work
-is proportional to what changed since). Run it after bulk loads and from time to time:
+no longer change after their watermark, `fact_product_outcomes` (each opportunity's outcome beside
+its products) what stood at its own, and the views `v_stays`, `v_opportunity_products` and
+`v_product_outcomes` add the rest from the base tables at query time. So a fact table is never
+wrong, only slower the further its watermark lags: `refresh(db)` catches it up in one short write
+transaction (the work is proportional to what changed since). Run it after bulk loads and from
+time to time:
 
     python -m salespipe.facts [--db PATH]
 
-`salespipe doctor` checks that both views equal their rebuild from the base tables.
+`salespipe doctor` checks that the three views equal their rebuild from the base tables.
 """
 
 from __future__ import annotations
@@ -57,12 +59,14 @@ class Refreshed:
     quotes_to: int
     quotes_final: int
     seconds: float
+    outcomes: int = 0  # opportunities whose outcome beside their products was read again
 
     def __str__(self) -> str:
         return (
             f"stays: events {self.events_from:,} -> {self.events_to:,} ({self.records:,} records, "
             f"{self.stays:,} stays rewritten); products: quotes {self.quotes_from:,} -> {self.quotes_to:,} "
-            f"({self.quotes_final:,} quotes final since); {self.seconds:.2f} s"
+            f"({self.quotes_final:,} quotes final since); outcomes: {self.outcomes:,} opportunities read again; "
+            f"{self.seconds:.2f} s"
         )
 
 
@@ -130,10 +134,60 @@ def refresh(db: Database) -> Refreshed:
         raise SalespipeError(f"refresh needs a salespipe Database (sp.connect()), got {type(db).__name__}")
     started = time.perf_counter()
     with db.transaction() as con:
+        # what v_product_outcomes reads live now, before the products watermark moves
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _outcomes_touched AS {_TOUCHED_OUTCOMES}")
         events_from, events_to, records, stays = _refresh_stays(con)
         quotes_from, quotes_to, final = _refresh_products(con)
+        outcomes = _snapshot_outcomes(con, "SELECT opportunity_id AS id FROM _outcomes_touched")
+        con.execute("UPDATE fact_watermarks SET watermark = ? WHERE fact = 'outcomes'", [_newest_event(con)])
+        con.execute("DROP TABLE _outcomes_touched")
     return Refreshed(
-        events_from, events_to, records, stays, quotes_from, quotes_to, final, time.perf_counter() - started
+        events_from, events_to, records, stays, quotes_from, quotes_to, final, time.perf_counter() - started, outcomes
+    )
+
+
+# The opportunities v_product_outcomes reads from the base tables (migration 0014): an event after
+# the outcomes watermark, a quote after the products watermark, or a draft still pending.
+_TOUCHED_OUTCOMES = """
+SELECT opportunity_id FROM quotes WHERE quote_id > (SELECT watermark FROM fact_watermarks WHERE fact = 'products')
+UNION
+SELECT q.opportunity_id FROM fact_pending_quotes p JOIN quotes q ON q.quote_id = p.quote_id
+UNION
+SELECT entity_id FROM events
+WHERE entity = 'opportunity' AND event_id > (SELECT watermark FROM fact_watermarks WHERE fact = 'outcomes')
+"""
+
+
+def _newest_event(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0])
+
+
+def _snapshot_outcomes(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list | None = None) -> int:
+    """Read the outcome and quoted products of the opportunities `ids_sql` selects (as id) into
+    fact_product_outcomes again, as they are now; ids of opportunities that no longer exist lose
+    their rows. Returns how many opportunities were read."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _outcome_ids AS SELECT DISTINCT id FROM ({ids_sql})", params or [])
+    con.execute("DELETE FROM fact_product_outcomes WHERE opportunity_id IN (SELECT id FROM _outcome_ids)")
+    con.execute(
+        """INSERT INTO fact_product_outcomes
+           SELECT o.opportunity_id, p.sku, o.state, o.actual_value, o.created_at
+           FROM opportunities o LEFT JOIN fact_opportunity_products p ON p.opportunity_id = o.opportunity_id
+           WHERE o.opportunity_id IN (SELECT id FROM _outcome_ids)
+           ORDER BY 1, 2"""
+    )
+    count = int(con.execute("SELECT count(*) FROM _outcome_ids").fetchall()[0][0])
+    con.execute("DROP TABLE _outcome_ids")
+    return count
+
+
+def forget_outcomes(con: duckdb.DuckDBPyConnection, ids_sql: str, params: list | None = None) -> None:
+    """After a write that changed opportunities without an event of theirs (an import, its undo):
+    their rows in fact_product_outcomes are read again, inside the caller's transaction, and the
+    outcomes watermark never points past the newest event (an undo removes events, whose ids the
+    next events take again)."""
+    _snapshot_outcomes(con, ids_sql, params)
+    con.execute(
+        "UPDATE fact_watermarks SET watermark = least(watermark, ?) WHERE fact = 'outcomes'", [_newest_event(con)]
     )
 
 

@@ -18,7 +18,8 @@ Every metric is `sp.metrics.NAME(db, **options)`. The common options:
 Frames are sorted by (period, by..., the metric's own order), missing keys last. Counts are int64,
 money float64, rates float64 (NaN when the denominator is 0), durations float64 days.
 
-Metrics read v_lead_stages, v_opportunity_facts (pipeline), v_opportunity_outcomes (the rest), plus v_opportunity_products (products),
+Metrics read v_lead_stages, v_opportunity_facts (pipeline), v_opportunity_outcomes (the rest), plus v_opportunity_products (products)
+and v_product_outcomes (win_rate by product alone),
 accounts (account names, for the `account` filter and column) and, for pipeline(as_of=...) and time_in_stage, events (with
 quotes, orders and invoices to find a document's opportunity). The filter/by/period logic
 shared by all of them is one query builder, `_Scope.grouped` (salespipe/metric_scope.py); every
@@ -27,6 +28,8 @@ reach the SQL. `together(db)` runs several metrics on one read-only open of the 
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pandas as pd
 
@@ -137,7 +140,13 @@ def win_rate(
     won_value (sum of actual values of the won), win_rate_all = won / (won + lost + open).
     """
     scope = _scope(start, end, by, period, owner, source, product, account, region)
-    inner, params = scope.grouped("v_opportunity_outcomes", _WIN_MEASURES, anchor="created_at")
+    if scope.by == ("product",) and not scope.filters:
+        # each opportunity's outcome beside its products, read without a join (migration 0014)
+        plain = replace(scope, by=())
+        relation = "(SELECT sku AS product, state, actual_value, created_at FROM v_product_outcomes)"
+        inner, params = plain.grouped(relation, _WIN_MEASURES, anchor="created_at", group=("product",))
+    else:
+        inner, params = scope.grouped("v_opportunity_outcomes", _WIN_MEASURES, anchor="created_at")
     return _run(db, f"SELECT {scope.key_list()}{_WIN_COLUMNS} FROM ({inner}) g {scope.order()}", params)
 
 

@@ -20,6 +20,13 @@ GENERATED = {f"{entity}_{kind}" for entity in machine.TABLES for kind in KINDS}
 
 # check -> [(what is broken, SQL statements, (entity, key of the record in `ids`) it is reported for)]
 # {names} in the SQL are filled from `ids`: the walkthrough's ids plus a few looked up below.
+# the facts' watermarks moved to the newest event and quote without reading them: the views then
+# trust the fact tables for every record
+_ALL_COVERED = [
+    "UPDATE fact_watermarks SET watermark = (SELECT max(event_id) FROM events) WHERE fact = 'outcomes'",
+    "UPDATE fact_watermarks SET watermark = (SELECT max(quote_id) FROM quotes) WHERE fact = 'products'",
+    "DELETE FROM fact_pending_quotes",
+]
 PLANTS: dict[str, list[tuple[str, list[str], tuple[str, str]]]] = {
     "qualified_lead_links": [
         (
@@ -98,6 +105,26 @@ PLANTS: dict[str, list[tuple[str, list[str], tuple[str, str]]]] = {
             [
                 "UPDATE fact_watermarks SET watermark = (SELECT max(quote_id) FROM quotes) WHERE fact = 'products'",
                 "DELETE FROM fact_pending_quotes",
+            ],
+            ("opportunity", "opportunity"),
+        ),
+    ],
+    "product_outcomes_current": [
+        (
+            "an opportunity missing from a fact table that claims to cover it",
+            [
+                "DELETE FROM fact_product_outcomes WHERE opportunity_id = {opportunity}",
+                *_ALL_COVERED,
+            ],
+            ("opportunity", "opportunity"),
+        ),
+        (
+            "an outcome stored as it never stood",
+            [
+                "DELETE FROM fact_product_outcomes WHERE opportunity_id = {opportunity}",
+                """INSERT INTO fact_product_outcomes SELECT opportunity_id, NULL, 'lost', NULL, created_at
+                   FROM opportunities WHERE opportunity_id = {opportunity} AND state <> 'lost'""",
+                *_ALL_COVERED,
             ],
             ("opportunity", "opportunity"),
         ),

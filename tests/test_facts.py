@@ -31,6 +31,7 @@ CASES = [
     ("time_in_stage", {"entity": "invoice"}),
     ("time_in_stage", {"entity": "opportunity", "product": "LAPTOP-15"}),
     ("win_rate", {"by": "product"}),
+    ("win_rate", {"by": "product", "period": "month", "start": "2025-03-01", "end": "2026-06-01"}),
     ("win_rate", {"by": ["product", "region"], "period": "quarter"}),
     ("funnel", {"product": ["MONITOR-27", "DOCK-TB4"]}),
     ("win_rate", {"by": "owner", "product": "LAPTOP-15"}),
@@ -50,6 +51,10 @@ def assert_metrics_match(db: sp.Database) -> None:
     pairs = db.sql("SELECT opportunity_id, sku FROM v_opportunity_products ORDER BY 1, 2")
     any_pairs = db.sql("SELECT DISTINCT opportunity_id, sku FROM v_opportunity_products_any ORDER BY 1, 2")
     pd.testing.assert_frame_equal(pairs, any_pairs)
+    outcomes = "SELECT * FROM {} ORDER BY opportunity_id, sku NULLS FIRST"
+    pd.testing.assert_frame_equal(
+        db.sql(outcomes.format("v_product_outcomes")), db.sql(outcomes.format("v_product_outcomes_rebuilt"))
+    )
     assert doctor.run(db).empty, doctor.run(db).to_string()
 
 
@@ -101,11 +106,53 @@ def test_changes_after_a_refresh_are_seen_at_once_and_a_refresh_folds_them_in(ge
     assert facts.lag(db)["stays"] > 0
     assert_metrics_match(db)  # stale facts, exact answers
 
+    live = db.sql("SELECT count(*) AS n FROM v_product_outcomes")["n"].iloc[0]
     done = facts.refresh(db)
     touched = db.sql(f"SELECT count(DISTINCT (entity, entity_id)) AS n FROM events WHERE event_id > {done.events_from}")
     assert done.records == touched["n"].iloc[0] < 20, "only the records with new events are rebuilt"
     assert done.quotes_final == 1  # the activated draft; the new quote is still a draft, so pending
+    pending = db.sql("SELECT count(DISTINCT opportunity_id) AS n FROM quotes WHERE state = 'draft'")["n"].iloc[0]
+    assert pending < done.outcomes < pending + 20, "the opportunities read live before, and only those, read again"
+    assert db.sql("SELECT count(*) AS n FROM v_product_outcomes")["n"].iloc[0] == live
     assert_metrics_match(db)
+
+
+def test_the_win_rate_by_product_reads_the_stored_outcomes_and_a_filter_the_join(generated, monkeypatch):
+    db = generated
+    facts.refresh(db)
+    queries = []
+    real = sp.metrics._run
+    monkeypatch.setattr(sp.metrics, "_run", lambda db, sql, params: (queries.append(sql), real(db, sql, params))[1])
+    owner = db.sql("SELECT min(owner) AS o FROM opportunities")["o"].iloc[0]
+    queries.clear()
+    whole = sp.metrics.win_rate(db, by="product", period="quarter")
+    one_owner = sp.metrics.win_rate(db, by="product", owner=owner)
+    assert "v_product_outcomes" in queries[0] and "v_opportunity_products" not in queries[0]
+    assert "v_opportunity_products" in queries[1] and "v_product_outcomes" not in queries[1]
+    assert len(whole) > len(one_owner) > 0
+    # a write after the refresh is counted at once: an open deal with quoted products lost
+    deal = int(
+        db.sql(
+            """SELECT min(opportunity_id) AS o FROM opportunities WHERE state = 'open'
+               AND opportunity_id IN (SELECT opportunity_id FROM fact_opportunity_products)"""
+        )["o"].iloc[0]
+    )
+    lost_before = int(sp.metrics.win_rate(db, by="product")["lost"].sum())
+    sp.opportunities.close_lost(db, deal, reason="out_sold", at=dt.datetime(2026, 11, 3, 9))
+    skus = int(db.sql("SELECT count(*) AS n FROM v_opportunity_products WHERE opportunity_id = ?", [deal])["n"].iloc[0])
+    assert skus > 0 and int(sp.metrics.win_rate(db, by="product")["lost"].sum()) == lost_before + skus
+    assert_metrics_match(db)
+    # a stored outcome that differs from its opportunity (a change with no event) is what doctor reports
+    won = int(
+        db.sql(
+            """SELECT min(opportunity_id) AS o FROM opportunities WHERE state = 'won' AND opportunity_id NOT IN
+               (SELECT opportunity_id FROM quotes WHERE state = 'draft')"""
+        )["o"].iloc[0]
+    )
+    with db.transaction() as con:
+        con.execute("UPDATE fact_product_outcomes SET state = 'open' WHERE opportunity_id = ?", [won])
+    found = doctor.run(db)
+    assert set(found["check"]) == {"product_outcomes_current"} and set(found["id"]) == {won}
 
 
 def test_a_pair_both_in_the_fact_table_and_on_a_live_quote_is_listed_once(generated):
@@ -169,6 +216,8 @@ def test_refresh_from_the_command_line(generated, tmp_path):
         "v_opportunity_products",
         "v_opportunity_products_rebuilt",
         "v_opportunity_products_any",
+        "v_product_outcomes",
+        "v_product_outcomes_rebuilt",
     ],
 )
 def test_every_new_view_and_column_has_a_comment(db, view):

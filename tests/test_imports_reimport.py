@@ -86,6 +86,23 @@ def test_a_deal_won_in_the_crm_since_moves_through_close_won(db, tmp_path, mappi
     assert sp.doctor.run(db).empty
 
 
+def test_a_re_import_and_its_undo_after_a_facts_refresh_keep_the_stored_outcomes_exact(db, tmp_path):
+    with_value = mapping_file(
+        tmp_path,
+        DEALS_MAPPING.replace('estimated_value = "Amount"\n', 'estimated_value = "Amount"\nactual_value = "Amount"\n'),
+    )
+    _import(db, tmp_path, GOOD, with_value)
+    facts.refresh(db)  # each opportunity's outcome now stands in fact_product_outcomes
+    corrected = [["1", "Laptops", "Closed Won", "maria", "1500.00", "2024-01-05", "2024-02-01"], GOOD[1]]
+    batch = _import(db, tmp_path, corrected, with_value, name="e.csv").batch_id
+    assert len(events(db, "opportunity", _opp(db, "1"))) == 2  # create, close_won: the new amount is no event
+    assert sp.metrics.win_rate(db, by="product")["won_value"].tolist() == [1500.0]
+    assert sp.doctor.run(db).empty
+    imports.undo(db, batch)
+    assert sp.metrics.win_rate(db, by="product")["won_value"].tolist() == [1200.5]
+    assert sp.doctor.run(db).empty
+
+
 def test_lost_then_open_again_reopens_at_the_imports_time(db, tmp_path, mapping):
     _import(db, tmp_path, [["2", "Docks", "Closed Lost", "li", "300", "2024-01-06", "2024-02-10"]], mapping)
     _import(db, tmp_path, [["2", "Docks", "Negotiation", "li", "300", "2024-01-06", ""]], mapping, name="e.csv")

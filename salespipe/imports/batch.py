@@ -8,6 +8,8 @@ import datetime as dt
 
 import duckdb
 
+from .. import facts
+
 TABLES = {
     "lead": ("leads", "lead_id"),
     "account": ("accounts", "account_id"),
@@ -72,6 +74,8 @@ class Batch:
     ) -> None:
         """Write the batch row and its changes, each with the hash of the row as the batch leaves it."""
         con = self.con
+        # the opportunities it created or updated (an actual value, a state without an event of its own)
+        facts.forget_outcomes(con, "SELECT record_id AS id FROM _import_changes WHERE entity = 'opportunity'")
         for entity, (table, key) in TABLES.items():
             con.execute(
                 f"""INSERT INTO import_changes (batch_id, entity, record_id, change, before, after_hash)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from .. import check
+from .. import check, facts
 from ..db import Database
 from ..errors import NotFound, ValidationError
 from .batch import TABLES, drop_temp_tables, forget_stays, refresh_lead_stages
@@ -174,6 +174,7 @@ def _undo(con: duckdb.DuckDBPyConnection, batch: int) -> Undone:
     con.execute("DELETE FROM import_keys WHERE batch_id = ?", [batch])
     for entity in ("lead", "opportunity"):
         forget_stays(con, entity, f"SELECT record_id AS id FROM _undo WHERE entity = '{entity}'")
+    facts.forget_outcomes(con, "SELECT record_id AS id FROM _undo WHERE entity = 'opportunity'")
     con.execute("UPDATE import_batches SET undone_at = now()::TIMESTAMP WHERE batch_id = ?", [batch])
     con.execute("DROP TABLE _undo")
     return Undone(batch, int(removed), int(restored), int(events_removed), int(restored_events))

@@ -141,6 +141,17 @@ def test_the_win_rate_by_product_reads_the_stored_outcomes_and_a_filter_the_join
     sp.opportunities.close_lost(db, deal, reason="out_sold", at=dt.datetime(2026, 11, 3, 9))
     skus = int(db.sql("SELECT count(*) AS n FROM v_opportunity_products WHERE opportunity_id = ?", [deal])["n"].iloc[0])
     assert skus > 0 and int(sp.metrics.win_rate(db, by="product")["lost"].sum()) == lost_before + skus
+    # and a deal won through an order of its active quote (the quote's transition wins the opportunity)
+    quote, deal = db.sql(
+        """SELECT q.quote_id, q.opportunity_id FROM quotes q JOIN opportunities o USING (opportunity_id)
+           WHERE q.state = 'active' AND o.state = 'open' ORDER BY q.quote_id LIMIT 1"""
+    ).iloc[0]
+    won_before = int(sp.metrics.win_rate(db, by="product")["won"].sum())
+    sp.orders.create_order(db, int(quote), at=dt.datetime(2026, 11, 3, 10))
+    skus = int(
+        db.sql("SELECT count(*) AS n FROM v_opportunity_products WHERE opportunity_id = ?", [int(deal)])["n"].iloc[0]
+    )
+    assert skus > 0 and int(sp.metrics.win_rate(db, by="product")["won"].sum()) == won_before + skus
     assert_metrics_match(db)
     # a stored outcome that differs from its opportunity (a change with no event) is what doctor reports
     won = int(

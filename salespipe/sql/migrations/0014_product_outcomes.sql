@@ -6,8 +6,9 @@
 -- fact_product_outcomes holds, for every opportunity as it stood at its watermark (fact
 -- 'outcomes': an event id), one row per SKU of fact_opportunity_products, or one row without a
 -- SKU when it has none there. v_product_outcomes takes those rows for the opportunities nothing
--- has touched since, and reads the others live: an opportunity event after the watermark, a
--- quote after the products watermark, or a draft the products fact still waits for. The
+-- has touched since. For the others it reads their products live (a quote after the products
+-- watermark, or a draft the products fact still waits for), and their outcome too when they have
+-- an event after the outcomes watermark (the view at 10M leads: ~0.2 s, against ~0.5 s for the join). The
 -- transitions write an event for every change of state and actual value, and created_at never
 -- changes; imports and their undo re-read the opportunities they change (salespipe.facts.
 -- forget_outcomes). salespipe.facts.refresh moves it on with the other facts, and doctor
@@ -31,15 +32,23 @@ CREATE VIEW v_product_outcomes AS
 WITH products_mark AS (
     SELECT watermark FROM fact_watermarks WHERE fact = 'products'
 ), touched AS MATERIALIZED (  -- materialized: DuckDB then builds the joins below on these few ids
-    SELECT opportunity_id FROM quotes WHERE quote_id > (SELECT watermark FROM products_mark)
-    UNION
-    SELECT q.opportunity_id FROM fact_pending_quotes p JOIN quotes q ON q.quote_id = p.quote_id
-    UNION
-    SELECT entity_id FROM events
-    WHERE entity = 'opportunity' AND event_id > (SELECT watermark FROM fact_watermarks WHERE fact = 'outcomes')
-), live AS (
-    SELECT opportunity_id, state, actual_value, created_at
-    FROM opportunities WHERE opportunity_id IN (SELECT opportunity_id FROM touched)
+    -- moved: an event of the opportunity since (its outcome may differ); else only its quotes did
+    SELECT opportunity_id, bool_or(moved) AS moved
+    FROM (
+        SELECT opportunity_id, false AS moved FROM quotes WHERE quote_id > (SELECT watermark FROM products_mark)
+        UNION ALL
+        SELECT q.opportunity_id, false FROM fact_pending_quotes p JOIN quotes q ON q.quote_id = p.quote_id
+        UNION ALL
+        SELECT entity_id, true FROM events
+        WHERE entity = 'opportunity' AND event_id > (SELECT watermark FROM fact_watermarks WHERE fact = 'outcomes')
+    )
+    GROUP BY opportunity_id
+), live AS (  -- the outcome of the touched: as stored when only their quotes changed, else as it is
+    SELECT DISTINCT opportunity_id, state, actual_value, created_at FROM fact_product_outcomes
+    WHERE opportunity_id IN (SELECT opportunity_id FROM touched WHERE NOT moved)
+    UNION ALL
+    SELECT opportunity_id, state, actual_value, created_at FROM opportunities
+    WHERE opportunity_id IN (SELECT opportunity_id FROM touched WHERE moved)
 ), live_pairs AS (  -- v_opportunity_products of the touched: their final pairs, and the lines of the rest
     SELECT f.opportunity_id, f.sku FROM fact_opportunity_products f
     WHERE f.opportunity_id IN (SELECT opportunity_id FROM touched)

@@ -76,7 +76,7 @@ def _watermark(con: duckdb.DuckDBPyConnection, fact: str) -> int:
 
 def _refresh_stays(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
     before = _watermark(con, "stays")
-    after = int(con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchall()[0][0])
+    after = _newest_event(con)
     if after <= before:
         return before, before, 0, 0
     con.execute(
@@ -135,7 +135,9 @@ def refresh(db: Database) -> Refreshed:
     started = time.perf_counter()
     with db.transaction() as con:
         # what v_product_outcomes reads live now, before the products watermark moves
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _outcomes_touched AS {_TOUCHED_OUTCOMES}")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _outcomes_touched AS SELECT opportunity_id FROM v_product_outcomes_touched"
+        )
         events_from, events_to, records, stays = _refresh_stays(con)
         quotes_from, quotes_to, final = _refresh_products(con)
         outcomes = _snapshot_outcomes(con, "SELECT opportunity_id AS id FROM _outcomes_touched")
@@ -144,18 +146,6 @@ def refresh(db: Database) -> Refreshed:
     return Refreshed(
         events_from, events_to, records, stays, quotes_from, quotes_to, final, time.perf_counter() - started, outcomes
     )
-
-
-# The opportunities v_product_outcomes reads from the base tables (migration 0014): an event after
-# the outcomes watermark, a quote after the products watermark, or a draft still pending.
-_TOUCHED_OUTCOMES = """
-SELECT opportunity_id FROM quotes WHERE quote_id > (SELECT watermark FROM fact_watermarks WHERE fact = 'products')
-UNION
-SELECT q.opportunity_id FROM fact_pending_quotes p JOIN quotes q ON q.quote_id = p.quote_id
-UNION
-SELECT entity_id FROM events
-WHERE entity = 'opportunity' AND event_id > (SELECT watermark FROM fact_watermarks WHERE fact = 'outcomes')
-"""
 
 
 def _newest_event(con: duckdb.DuckDBPyConnection) -> int:

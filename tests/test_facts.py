@@ -229,6 +229,7 @@ def test_refresh_from_the_command_line(generated, tmp_path):
         "v_opportunity_products_any",
         "v_product_outcomes",
         "v_product_outcomes_rebuilt",
+        "v_product_outcomes_touched",
     ],
 )
 def test_every_new_view_and_column_has_a_comment(db, view):

@@ -28,21 +28,24 @@ FROM opportunities o LEFT JOIN fact_opportunity_products p ON p.opportunity_id =
 ORDER BY 1, 2;
 INSERT INTO fact_watermarks (fact, watermark) SELECT 'outcomes', coalesce(max(event_id), 0) FROM events;
 
+CREATE VIEW v_product_outcomes_touched AS
+SELECT opportunity_id, bool_or(moved) AS moved
+FROM (
+    SELECT opportunity_id, false AS moved FROM quotes
+    WHERE quote_id > (SELECT watermark FROM fact_watermarks WHERE fact = 'products')
+    UNION ALL
+    SELECT q.opportunity_id, false FROM fact_pending_quotes p JOIN quotes q ON q.quote_id = p.quote_id
+    UNION ALL
+    SELECT entity_id, true FROM events
+    WHERE entity = 'opportunity' AND event_id > (SELECT watermark FROM fact_watermarks WHERE fact = 'outcomes')
+)
+GROUP BY opportunity_id;
+
 CREATE VIEW v_product_outcomes AS
 WITH products_mark AS (
     SELECT watermark FROM fact_watermarks WHERE fact = 'products'
 ), touched AS MATERIALIZED (  -- materialized: DuckDB then builds the joins below on these few ids
-    -- moved: an event of the opportunity since (its outcome may differ); else only its quotes did
-    SELECT opportunity_id, bool_or(moved) AS moved
-    FROM (
-        SELECT opportunity_id, false AS moved FROM quotes WHERE quote_id > (SELECT watermark FROM products_mark)
-        UNION ALL
-        SELECT q.opportunity_id, false FROM fact_pending_quotes p JOIN quotes q ON q.quote_id = p.quote_id
-        UNION ALL
-        SELECT entity_id, true FROM events
-        WHERE entity = 'opportunity' AND event_id > (SELECT watermark FROM fact_watermarks WHERE fact = 'outcomes')
-    )
-    GROUP BY opportunity_id
+    SELECT opportunity_id, moved FROM v_product_outcomes_touched
 ), live AS (  -- the outcome of the touched: as stored when only their quotes changed, else as it is
     SELECT DISTINCT opportunity_id, state, actual_value, created_at FROM fact_product_outcomes
     WHERE opportunity_id IN (SELECT opportunity_id FROM touched WHERE NOT moved)
@@ -78,6 +81,10 @@ COMMENT ON COLUMN v_product_outcomes.sku IS 'A product SKU on a line of one of i
 COMMENT ON COLUMN v_product_outcomes.state IS 'The opportunity''s state now: open, won or lost.';
 COMMENT ON COLUMN v_product_outcomes.actual_value IS 'Its actual value (set when won).';
 COMMENT ON COLUMN v_product_outcomes.created_at IS 'When the opportunity was created (UTC).';
+COMMENT ON VIEW v_product_outcomes_touched IS
+    'The opportunities v_product_outcomes reads from the base tables rather than fact_product_outcomes: a quote after the products watermark, a draft still pending, or an event after the outcomes watermark. salespipe facts reads them into the fact table again.';
+COMMENT ON COLUMN v_product_outcomes_touched.opportunity_id IS 'The opportunity (opportunities.opportunity_id).';
+COMMENT ON COLUMN v_product_outcomes_touched.moved IS 'Whether it has an event since: its outcome is read live too, not only its products.';
 COMMENT ON VIEW v_product_outcomes_rebuilt IS
     'v_product_outcomes rebuilt from the base tables (slow at scale; doctor compares the two).';
 COMMENT ON COLUMN v_product_outcomes_rebuilt.opportunity_id IS 'The opportunity (opportunities.opportunity_id).';

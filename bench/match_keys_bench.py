@@ -76,7 +76,7 @@ def main() -> None:
             shutil.copy(args.on, with_idx)
         else:
             sp.leads.create_many(sp.connect(with_idx), engine_bench.lead_frame(args.leads))
-        sp.connect(with_idx)  # migrated: the indexes exist
+        sp.connect(with_idx).close()  # migrated (the indexes exist) and checkpointed: the file alone is whole
         shutil.copy(with_idx, without)
         con = duckdb.connect(str(without))
         con.execute("DROP INDEX contacts_email_key")

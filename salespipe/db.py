@@ -1,9 +1,11 @@
 """Connecting, the schema and its migrations, and short-lived transactions.
 
 A DuckDB file admits one writer process, and a reader in another process blocks it too. Every
-JupyterLab kernel and voila visitor is a process, so a `Database` never holds the file between
-calls: each operation opens a connection, does its work in one transaction and closes it. A lock
-conflict at open is retried with backoff until `busy_timeout` seconds have passed, then `Busy`.
+JupyterLab kernel and voila visitor is a process, so a `Database` does not hold the file between
+calls: each operation attaches it, does its work in one transaction and lets it go. After a write
+the file stays attached for a moment (`salespipe.engine`: at most `LINGER` seconds idle, and never
+once another process waits), so the checkpoint runs after the call returns. A lock conflict at
+open is retried with backoff until `busy_timeout` seconds have passed, then `Busy`.
 """
 
 from __future__ import annotations
@@ -13,11 +15,6 @@ import numbers
 import os
 import random
 import re
-
-try:
-    import fcntl
-except ImportError:  # Windows: DuckDB's own lock only
-    fcntl = None  # type: ignore[assignment]
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -28,6 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from .engine import ALIAS, ENGINE, detach, lock_files, unlock_files
 from .errors import Busy, NotFound, ReadOnly, SalespipeError, ValidationError
 from .schema import SCHEMA_VERSION, NotASalespipeDatabase, migrate, migrations, pending, too_new, version_of
 from .statements import begin
@@ -126,29 +124,6 @@ def _holder(exc: BaseException, read_only: bool) -> str:
     return f"a writer{who}"
 
 
-class _Engine:
-    """One in-memory DuckDB instance per process, to which database files are attached per call.
-
-    Starting a DuckDB instance costs ~15 ms; ATTACH + DETACH of a file costs ~2 ms and takes and
-    releases the file's lock just the same, so short-lived access stays cheap.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.attached: tuple[int, str] | None = None  # (pid, file) attached now; set and read under `lock`
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._pid = 0
-
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None or self._pid != os.getpid():  # a forked child needs its own instance
-            self._con = duckdb.connect(":memory:")
-            self._con.execute("SET enable_progress_bar = false")
-            self._pid = os.getpid()
-        return self._con
-
-
-_ENGINE = _Engine()
-ALIAS = "salespipe_db"
 # Rows per row group when salespipe writes; None keeps DuckDB's default (122,880). Smaller groups
 # make the checkpoint at detach cheaper for an update of an old row (it rewrites the updated
 # columns of the whole group) but dearer for every write (it rewrites the pointers of every group
@@ -252,7 +227,11 @@ class Database:
 
     @contextmanager
     def connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived connection: the file is attached for the block and released after it."""
+        """A short-lived connection: the file is attached for the block and let go after it.
+
+        After a clean write block the file stays attached for the next call of this process to
+        reuse (`salespipe.engine`); a read-only handle never reuses it, so DuckDB refuses its writes.
+        """
         if not read_only and self.read_only:
             raise ReadOnly(
                 f"this handle on {self.path} is read-only (sp.connect(..., read_only=True)): "
@@ -263,89 +242,46 @@ class Database:
                 yield self._memory_con  # type: ignore[misc]
             return
         deadline = time.monotonic() + self.busy_timeout  # one budget for both waits
-        with _ENGINE.lock:
-            if _ENGINE.attached is not None and _ENGINE.attached[0] == os.getpid():
+        with ENGINE.lock:
+            if ENGINE.attached is not None and ENGINE.attached[0] == os.getpid():
                 # only this thread can hold the lock, so this is a block inside its own block
                 raise SalespipeError(
-                    f"{_ENGINE.attached[1]} is already open on this thread (a salespipe call inside a `with "
+                    f"{ENGINE.attached[1]} is already open on this thread (a salespipe call inside a `with "
                     "db.connection()` or `db.transaction()` block): salespipe opens the file per call, so "
                     "make the call after the block, or run SQL inside it on the connection it gave you"
                 )
-            with self._sidecar_lock(read_only, deadline):
-                con = _ENGINE.connection()
-                self._attach(con, read_only, deadline)
-                _ENGINE.attached = (os.getpid(), self.path)
+            # still attached from a write a moment ago; a read-only handle attaches read-only anew
+            con = None if self.read_only else ENGINE.reuse(self.path)
+            kept = con is not None
+            if not kept:
+                ENGINE.let_go()  # whatever file is still kept: one file is attached at a time
+                files = lock_files(self.path, read_only, deadline, self.busy_timeout)
                 try:
-                    yield con
-                finally:
-                    _ENGINE.attached = None
-                    con.execute("USE memory")
-                    con.execute(f"DETACH {ALIAS}")
-
-    @contextmanager
-    def _sidecar_lock(self, shared: bool, deadline: float) -> Iterator[None]:
-        """Hold `<file>.lock` (flock: shared to read, exclusive to write) around an attach.
-
-        DuckDB's own lock is a POSIX fcntl lock, which a process loses when it closes *any*
-        descriptor of the file; a BSD flock on separate files cannot be lost that way, so
-        salespipe processes never overlap a writer with anyone, whatever DuckDB does inside.
-        `<file>.gate` is taken first and held only until the main lock is granted: a waiting
-        writer closes the gate, so a stream of readers cannot starve it. Waits up to the
-        deadline, then Busy. Skipped (DuckDB's lock alone) where the files cannot be created.
-        """
-        if fcntl is None:
-            yield
-            return
-        try:
-            gate = os.open(f"{self.path}.gate", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            yield
-            return
-        try:
-            main = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            os.close(gate)
-            yield
-            return
-        try:
-            self._flock(gate, fcntl.LOCK_EX, deadline)
+                    con = ENGINE.connection()
+                    self._attach(con, read_only, deadline)
+                except BaseException:
+                    unlock_files(files)
+                    raise
+                since = time.monotonic()
+            ENGINE.attached = (os.getpid(), self.path)
+            clean = False
             try:
-                self._flock(main, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, deadline)
+                yield con
+                clean = True
             finally:
-                fcntl.flock(gate, fcntl.LOCK_UN)
-            yield
-        finally:
-            os.close(main)  # releases the flock
-            os.close(gate)
-
-    def _flock(self, fd: int, mode: int, deadline: float) -> None:
-        delay = 0.0005
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                now = time.monotonic()
-                if now >= deadline:
-                    raise Busy(
-                        f"{self.path} is held by {self._flock_holder(fd, mode)} in another salespipe process "
-                        f"(waited {self.busy_timeout:g} s): let it finish, close the notebook kernel, voila "
-                        "or CLI run that holds it, or raise busy_timeout, e.g. sp.connect(busy_timeout=30)"
-                    ) from None
-                time.sleep(min(delay * random.uniform(0.5, 1.5), deadline - now))
-                delay = min(delay * 2, 0.01)
-
-    @staticmethod
-    def _flock_holder(fd: int, mode: int) -> str:
-        """'readers' when a shared lock is free to take (only readers hold it), else 'a writer'."""
-        if mode & fcntl.LOCK_EX:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return "a writer"
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return "readers (a dashboard, a report, a query)"
-        return "a writer"
+                ENGINE.attached = None
+                if kept:
+                    if clean:
+                        ENGINE.touch()
+                    else:
+                        ENGINE.let_go()
+                elif clean and not read_only:
+                    ENGINE.keep(self.path, files, since)  # the checkpoint runs after the call returns
+                else:
+                    try:
+                        detach(con)
+                    finally:
+                        unlock_files(files)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -395,7 +331,13 @@ class Database:
             return version, (pending(con) if version else [])
 
     def close(self) -> None:
-        """Release the in-memory database (file databases hold nothing between calls)."""
+        """Let go of the file now, or release the in-memory database.
+
+        A file stays attached for a moment after a write (`salespipe.engine`); close() detaches and
+        checkpoints it at once, so plain DuckDB in this process can open it next.
+        """
+        if not self.memory:
+            ENGINE.settle()
         if self._memory_con is not None:
             self._memory_con.close()
             self._memory_con = None

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from salespipe.engine import ENGINE
+
 TESTS = Path(__file__).resolve().parent
 WORKERS = TESTS / "_workers.py"
 
@@ -126,6 +128,7 @@ class Child:
 
 def raw_rows(path: Path | str, query: str) -> list[tuple]:
     """Rows of a query against a database file with plain DuckDB (no salespipe in between)."""
+    ENGINE.settle()  # a file salespipe wrote a moment ago is still attached to this process
     con = duckdb.connect(str(path), read_only=True)
     try:
         return con.execute(query).fetchall()

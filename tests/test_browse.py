@@ -270,6 +270,7 @@ def test_a_revision_without_changes_is_unchanged(db):
 def test_reads_never_hold_the_file(tmp_path):
     db = sp.connect(tmp_path / "sales.duckdb")
     make_lead(db)
+    db.close()  # the write's checkpoint now, not up to engine.LINGER later
     browse.lead_page(db, search="ada")
     browse.lead_list_choices(db)
     browse.open_opportunities(db)

@@ -12,6 +12,7 @@ from _helpers import Child, child_env
 
 import salespipe as sp
 from salespipe import cli, doctor, walkthrough
+from salespipe.engine import ENGINE
 
 SCRIPT = Path(sys.executable).parent / "salespipe"
 
@@ -24,6 +25,7 @@ def run(*args: object, script: bool = False) -> subprocess.CompletedProcess:
 
 def raw(path: Path, *statements: str) -> None:
     """Change a database file behind salespipe's back, with plain DuckDB."""
+    ENGINE.settle()  # salespipe lets go of a file it just wrote (salespipe/engine.py)
     con = duckdb.connect(str(path))
     try:
         for statement in statements:

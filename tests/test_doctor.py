@@ -14,6 +14,7 @@ import pytest
 
 import salespipe as sp
 from salespipe import doctor, machine, walkthrough
+from salespipe.engine import ENGINE
 
 KINDS = ("state_known", "state_matches_events", "events_in_time_order", "changed_at_matches_events")
 GENERATED = {f"{entity}_{kind}" for entity in machine.TABLES for kind in KINDS}
@@ -305,6 +306,7 @@ def fresh(built, tmp_path):
     """A fresh copy of the walkthrough database, and its ids."""
     source, ids = built
     path = tmp_path / "copy.duckdb"
+    ENGINE.settle()  # this process may still be checkpointing its last write: never copy a file mid-way
     shutil.copy(source, path)
     if os.path.exists(f"{source}.wal"):
         shutil.copy(f"{source}.wal", f"{path}.wal")

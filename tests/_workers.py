@@ -11,6 +11,11 @@ the parent can synchronise with it. Results are JSON after the keyword.
   lose DB                 close_lost_many every open opportunity, stopping after its field history
   qualify DB [HOOK]       qualify_many every open lead; HOOK = after_core | after_apply stops
                           mid-transaction (prints MIDWAY and sleeps) for the parent to SIGKILL
+  points DB SEED GAP [in_checkpoint]
+                          point writes until killed: create a lead, qualify an old open lead, each
+                          printed (CREATED id, QUALIFIED id) once its call returned, a random pause
+                          of up to GAP s between calls; in_checkpoint kills itself at a random moment
+                          inside the background checkpoint of the 4th file let go after a write
 """
 
 from __future__ import annotations
@@ -145,6 +150,48 @@ def qualify(path: str, hook: str = "") -> None:
     say("DONE", json.dumps({"seconds": time.monotonic() - t, "qualified": len(ids)}))
 
 
+def points(path: str, seed: str, gap: str, hook: str = "") -> None:
+    import random
+    import signal
+    import threading
+
+    import salespipe as sp
+    from salespipe import engine
+
+    rng = random.Random(seed)
+    if hook == "in_checkpoint":
+        real, took = engine.detach, []
+
+        def dying_detach(con) -> None:
+            if threading.current_thread().name == "salespipe-checkpoint":
+                if len(took) == 3:  # past ones tell how long a checkpoint lasts here
+                    delay = rng.uniform(0, max(took))
+                    say("CHECKPOINT", json.dumps({"kill_after": delay, "took": took}))
+                    threading.Timer(delay, os.kill, (os.getpid(), signal.SIGKILL)).start()
+                t = time.monotonic()
+                real(con)
+                took.append(time.monotonic() - t)
+            else:
+                real(con)
+
+        engine.detach = dying_detach
+    elif hook:
+        raise SystemExit(f"unknown hook {hook!r}")
+
+    db = sp.connect(path)
+    old = db.sql("SELECT lead_id FROM leads WHERE state = 'open'")["lead_id"].tolist()
+    rng.shuffle(old)  # spread over the row groups, as a team's work is
+    say("START", len(old))
+    for i in range(10_000):
+        lead = sp.leads.create(db, last_name=f"Point{i}", company=f"Point Company {i % 50} Ltd", owner="maria")
+        say("CREATED", lead)
+        time.sleep(rng.uniform(0, float(gap)))
+        chosen = old.pop()
+        sp.leads.qualify(db, chosen)
+        say("QUALIFIED", chosen)
+        time.sleep(rng.uniform(0, float(gap)))
+
+
 def lose(path: str) -> None:
     """close_lost_many every open opportunity, stopping inside the transaction after the field
     history of the probabilities (0 when lost) is written and before the state changes."""
@@ -168,5 +215,5 @@ def lose(path: str) -> None:
 
 
 if __name__ == "__main__":
-    roles = {"writer": writer, "reader": reader, "hold": hold, "qualify": qualify, "lose": lose}
+    roles = {"writer": writer, "reader": reader, "hold": hold, "qualify": qualify, "lose": lose, "points": points}
     roles[sys.argv[1]](*sys.argv[2:])

@@ -63,8 +63,54 @@ def record_payment(
     """
     db = check.database(db)
     invoice = check.ident(invoice, "invoice")
-    frame = pd.DataFrame({"invoice_id": [invoice], "amount": pd.array([check.money(amount, "amount")], dtype=object)})
-    return int(record_payments(db, frame, at=at, actor=actor, note=note)[0])
+    money = check.money(amount, "amount")
+    ts, actor, note = machine.at_column(at, 1), check.text(actor, "actor"), check.text(note, "note")
+    with db.transaction() as con:
+        payment = _record_payment_one(con, invoice, money, ts, actor, note)
+    if payment is None:  # refused: the set-based path raises with its messages, before writing anything
+        frame = pd.DataFrame({"invoice_id": [invoice], "amount": pd.array([money], dtype=object)})
+        return int(record_payments(db, frame, at=ts, actor=actor, note=note)[0])
+    return payment
+
+
+def _record_payment_one(
+    con, invoice: int, amount: Decimal, ts: object, actor: str | None, note: str | None
+) -> int | None:
+    """record_payments' rules for one payment, as point statements with bound values (~2x faster);
+    None, having written nothing, when the payment is refused.
+
+    tests/test_point_paths.py checks that both give the same records, ids, events and refusals.
+    """
+    row = first(
+        con.execute(
+            """SELECT i.state, i.status, coalesce(i.changed_at, i.created_at), t.balance
+               FROM invoices i LEFT JOIN v_invoice_totals t ON t.invoice_id = i.invoice_id
+               WHERE i.invoice_id = ?""",
+            [invoice],
+        )
+    )
+    if row is None or row[0] != "active" or amount == 0 or row[3] is None or amount > row[3]:
+        return None
+    paid = amount == row[3]
+    payment = con.execute(
+        """INSERT INTO payments (payment_id, invoice_id, amount, paid_at, note)
+           VALUES ((SELECT coalesce(max(payment_id), 0) + 1 FROM payments), ?, ?::DECIMAL(18,2), ?, ?)
+           RETURNING payment_id""",
+        [invoice, amount, ts, note],
+    ).fetchall()[0][0]
+    machine.apply(
+        con,
+        "invoice",
+        "record_payment",
+        [invoice],
+        to="complete" if paid else "partial",
+        at=ts,
+        actor=actor,
+        note=note,
+        values={"closed_at": ts if paid else None},
+        current={invoice: (row[0], row[1], row[2])},
+    )
+    return int(payment)
 
 
 def record_payments(

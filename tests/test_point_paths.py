@@ -1,7 +1,8 @@
 """The single-record actions that take a faster point-statement path give what the bulk ones give.
 
-`leads.create`, `leads.qualify` and `quotes.create_order` run one record as a few indexed lookups
-and inserts with bound values; `machine.apply` does the same for up to `machine.FEW` records.
+`leads.create`, `leads.qualify`, `quotes.create_order` and `invoices.record_payment` run one
+record as a few indexed lookups and inserts with bound values; `machine.apply` does the same for
+up to `machine.FEW` records.
 Each test here builds the same history twice, once through each path, and requires every table
 (ids, timestamps, money, events) to come out identical, and refusals to say the same thing.
 """
@@ -173,3 +174,60 @@ def test_apply_writes_the_same_history_with_point_statements_as_set_based(monkey
     set_based = sp.connect(":memory:")
     sp.demo.generate(set_based, leads=400, seed=5, end=end, progress=False)
     _identical(few, set_based)
+
+
+def _invoices(db) -> dict[str, int]:
+    """Two invoices of 1,000.00 and one canceled, from won quotes."""
+    sp.catalog.add_product(db, sku="P", name="P", unit_price=Decimal("100.00"), at=T)
+    ids = {}
+    for name in ("first", "second", "canceled"):
+        opportunity = sp.opportunities.create(db, topic=name, estimated_value="1000", at=T)
+        quote = sp.quotes.create(db, opportunity, lines=[("P", 10)], at=T)
+        sp.quotes.activate(db, quote, at=T)
+        order = sp.quotes.create_order(db, quote, at=T)
+        sp.orders.fulfill(db, order, at=T)
+        ids[name] = sp.orders.create_invoice(db, order, at=T)
+    sp.invoices.cancel(db, ids["canceled"], at=T)
+    return ids
+
+
+def test_record_payment_and_record_payments_of_one_build_the_same_records():
+    one, many = sp.connect(":memory:"), sp.connect(":memory:")
+    ids = _invoices(one)
+    assert _invoices(many) == ids
+    payments = [("first", "250.00"), ("first", "750.00"), ("second", Decimal("0.01")), ("second", 999.99)]
+    for i, (invoice, amount) in enumerate(payments):
+        at = T + dt.timedelta(days=i + 1)
+        a = sp.invoices.record_payment(one, ids[invoice], amount, at=at, actor="ana", note=f"payment {i}")
+        frame = pd.DataFrame({"invoice_id": [ids[invoice]], "amount": [amount]})
+        b = int(sp.invoices.record_payments(many, frame, at=at, actor="ana", note=f"payment {i}")[0])
+        assert a == b
+    _identical(one, many)
+    assert state(one, "invoice", ids["first"]) == ("paid", "complete")
+    assert state(one, "invoice", ids["second"]) == ("paid", "complete")
+
+
+def test_record_payment_refuses_what_record_payments_refuses_with_the_same_message():
+    one, many = sp.connect(":memory:"), sp.connect(":memory:")
+    ids = _invoices(one)
+    _invoices(many)
+    sp.invoices.record_payment(one, ids["second"], "1000.00", at=T)
+    sp.invoices.record_payment(many, ids["second"], "1000.00", at=T)
+    later = T + dt.timedelta(days=1)
+    refused = [
+        (ids["first"], "0"),  # nothing
+        (ids["first"], "1000.01"),  # above the balance
+        (ids["second"], "1.00"),  # paid already
+        (ids["canceled"], "1.00"),  # canceled
+        (999, "1.00"),  # no such invoice
+    ]
+    for invoice, amount in refused:
+        single = _outcome(lambda i=invoice, a=amount: sp.invoices.record_payment(one, i, a, at=later))
+        frame = pd.DataFrame({"invoice_id": [invoice], "amount": [amount]})
+        bulk = _outcome(lambda f=frame: sp.invoices.record_payments(many, f, at=later))
+        assert single == bulk and single[0] in ("ValidationError", "InvalidTransition", "NotFound"), single
+    early = _outcome(lambda: sp.invoices.record_payment(one, ids["first"], "1.00", at=T - dt.timedelta(days=1)))
+    frame = pd.DataFrame({"invoice_id": [ids["first"]], "amount": ["1.00"]})
+    assert early == _outcome(lambda: sp.invoices.record_payments(many, frame, at=T - dt.timedelta(days=1)))
+    assert early[0] == "ValidationError"  # before the invoice's last change: transitions run forward
+    _identical(one, many)

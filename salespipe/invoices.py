@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -67,14 +68,15 @@ def record_payment(
     ts, actor, note = machine.at_column(at, 1), check.text(actor, "actor"), check.text(note, "note")
     with db.transaction() as con:
         payment = _record_payment_one(con, invoice, money, ts, actor, note)
-    if payment is None:  # refused: the set-based path raises with its messages, before writing anything
-        frame = pd.DataFrame({"invoice_id": [invoice], "amount": pd.array([money], dtype=object)})
-        return int(record_payments(db, frame, at=ts, actor=actor, note=note)[0])
+        if payment is None:  # refused: the set-based path raises with its messages, before writing anything
+            frame = pd.DataFrame({"_row": [0], "invoice_id": [invoice], "amount": pd.Series([money], dtype=object)})
+            frame["ts"] = [ts]
+            payment = int(_record_payments(con, frame, [invoice], [], actor, note)[0])
     return payment
 
 
 def _record_payment_one(
-    con, invoice: int, amount: Decimal, ts: object, actor: str | None, note: str | None
+    con: duckdb.DuckDBPyConnection, invoice: int, amount: Decimal, ts: object, actor: str | None, note: str | None
 ) -> int | None:
     """record_payments' rules for one payment, as point statements with bound values (~2x faster);
     None, having written nothing, when the payment is refused.
@@ -145,7 +147,20 @@ def record_payments(
     stamps = machine.at_column(payments["paid_at"] if "paid_at" in payments.columns else at, n)
     frame["ts"] = stamps if np.ndim(stamps) else [stamps] * n
     actor, note = check.text(actor, "actor"), check.text(note, "note")
-    with db.transaction() as con, registered(con, "_pay_in", frame):
+    with db.transaction() as con:
+        return _record_payments(con, frame, ids, unreadable, actor, note)
+
+
+def _record_payments(
+    con: duckdb.DuckDBPyConnection,
+    frame: pd.DataFrame,
+    ids: list[int],
+    unreadable: list[tuple],
+    actor: str | None,
+    note: str | None,
+) -> np.ndarray:
+    """record_payments' checks and writes in the caller's transaction; frame: _row, invoice_id, amount, ts."""
+    with registered(con, "_pay_in", frame):
         machine.require(con, "invoice", "record_payment", ids)
         documents.load_totals(con, "invoice", ids, "_pay_totals")
         bad = con.execute(
